@@ -1,0 +1,58 @@
+"""The messages actors send each other. Every one is immutable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conserje.eventlog.events import Event
+from conserje.eventlog.projection import ChatState
+
+__all__ = ["Arm", "Boot", "ChatStatus", "Deliver", "Resume", "Tick"]
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """Journaled events for one or more chats (from the webhook, via the supervisor)."""
+
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The ticker's heartbeat: deadlines at or before ``now`` are due."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class Boot:
+    """Replay is done: the supervisor takes these projections and starts work."""
+
+    states: dict[str, ChatState]
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A chat actor starting with unfinished work picks it up."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A chat wants a :class:`Tick` at ``at`` (``None``: it needs none)."""
+
+    chat: str
+    at: float | None
+
+
+@dataclass(frozen=True)
+class ChatStatus:
+    """A chat's state as the operators' views show it.
+
+    Attributes:
+        turn_since: when the turn in flight started, or ``None``.
+        waiting: guest messages waiting for a turn.
+    """
+
+    chat: str
+    turn_since: float | None
+    waiting: int

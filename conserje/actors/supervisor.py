@@ -1,0 +1,113 @@
+"""The supervisor: the only holder of chat actor references.
+
+HTTP threads ``tell`` it what the webhook journaled; it routes each chat's events to that
+chat's actor, creating the actor on the chat's first message from the chat's projection.
+Before boot has replayed the journal it holds what arrives and hands it over after, so a
+webhook accepted during replay is processed once replay is done. It also turns the
+ticker's heartbeat into per-chat deadlines, so no chat needs a timer thread of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+import pykka
+
+from conserje.actors.board import Board
+from conserje.actors.buffer import BufferPolicy
+from conserje.actors.chat import ChatActor
+from conserje.actors.messages import Arm, Boot, ChatStatus, Deliver, Tick
+from conserje.actors.turn import TurnDeps
+from conserje.eventlog.events import Event
+from conserje.eventlog.projection import ChatState
+
+__all__ = ["Supervisor"]
+
+log = logging.getLogger(__name__)
+
+
+class Supervisor(pykka.ThreadingActor):
+    """Routes journaled events to chat actors and drives their deadlines.
+
+    Args:
+        deps: what every chat actor's turns need.
+        policy: the buffering policy every chat uses.
+        board: where chat status is published for the HTTP views.
+    """
+
+    def __init__(self, deps: TurnDeps, policy: BufferPolicy, board: Board) -> None:
+        super().__init__()
+        self._deps = deps
+        self._policy = policy
+        self._board = board
+        self._states: dict[str, ChatState] = {}
+        self._actors: dict[str, pykka.ActorRef[Any]] = {}
+        self._deadlines: dict[str, float] = {}
+        self._early: list[Deliver] | None = []
+
+    def on_receive(self, message: Any) -> None:
+        """Handle one message; a failure is logged and never kills the supervisor."""
+        try:
+            match message:
+                case Deliver():
+                    self._deliver(message)
+                case Tick(now):
+                    self._tick(now)
+                case Arm(chat, at):
+                    self._arm(chat, at)
+                case ChatStatus():
+                    self._board.update(message)
+                case Boot(states):
+                    self._boot(states)
+        except Exception:
+            log.exception("supervisor: handling %s failed", type(message).__name__)
+
+    def on_stop(self) -> None:
+        """Stop every chat actor, letting each finish the message it is handling."""
+        for ref in self._actors.values():
+            ref.stop(block=False)
+        for ref in self._actors.values():
+            ref.actor_stopped.wait(timeout=30)
+
+    def _boot(self, states: dict[str, ChatState]) -> None:
+        self._states = states
+        for chat, state in states.items():
+            if state.has_work:
+                self._actor_for(chat)
+        early, self._early = self._early or [], None
+        for message in early:
+            self._deliver(message)
+        self._board.chats_known = len(self._states) + len(self._actors)
+
+    def _deliver(self, message: Deliver) -> None:
+        if self._early is not None:
+            self._early.append(message)
+            return
+        by_chat: dict[str, list[Event]] = defaultdict(list)
+        for event in message.events:
+            by_chat[event.chat].append(event)
+        for chat, events in by_chat.items():
+            self._actor_for(chat).tell(Deliver(tuple(events)))
+
+    def _actor_for(self, chat: str) -> pykka.ActorRef[Any]:
+        ref = self._actors.get(chat)
+        if ref is None:
+            state = self._states.pop(chat, None) or ChatState(chat)
+            ref = ChatActor.start(state, self._deps, self._policy, self.actor_ref)
+            self._actors[chat] = ref
+            self._board.live_actors = len(self._actors)
+        return ref
+
+    def _arm(self, chat: str, at: float | None) -> None:
+        if at is None:
+            self._deadlines.pop(chat, None)
+        else:
+            self._deadlines[chat] = at
+
+    def _tick(self, now: float) -> None:
+        due = [chat for chat, at in self._deadlines.items() if at <= now]
+        for chat in due:
+            del self._deadlines[chat]
+            self._actors[chat].tell(Tick(now))

@@ -1,0 +1,205 @@
+"""One turn of a chat, from the messages it consumes to the reply's last chunk.
+
+A turn is a sequence of journaled steps. Each step is written before its effect is
+relied on, so a turn interrupted anywhere is finished at boot from what the journal
+says, without repeating what already happened:
+
+============================  =====================================================
+journal ends with             what :meth:`TurnRunner.advance` does next
+============================  =====================================================
+``turn_started``              create a run
+``run_started`` (background)  retrieve it: deliver if done, keep polling if running,
+                              run again if the server lost it
+``run_started`` (foreground)  run again (a foreground run cannot be found again)
+``run_finished`` completed    send the chunks not yet sent
+``reply_sending`` only        ask Whapi whether that chunk went out; resend only if not
+============================  =====================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from conserje.actors.clock import Clock
+from conserje.assistant.context import build_input, context_line
+from conserje.assistant.responses import ResponsesModel, RunResult
+from conserje.assistant.shaping import split_reply, worth_sending
+from conserje.errors import ModelError, WhapiError
+from conserje.eventlog.events import (
+    Event,
+    ReplySending,
+    ReplySent,
+    RunFinished,
+    RunStarted,
+    TurnFinished,
+    TurnStarted,
+)
+from conserje.eventlog.jsonl import JsonlJournal
+from conserje.eventlog.projection import ChatState, TurnInFlight
+from conserje.logs import mask
+from conserje.whapi.client import WhapiClient
+
+__all__ = ["TurnDeps", "TurnRunner"]
+
+log = logging.getLogger(__name__)
+
+_RECONCILE_SLACK = 120
+"""Seconds before a chunk's intent to search Whapi's list from (clocks differ)."""
+
+
+@dataclass(frozen=True)
+class TurnDeps:
+    """What a turn needs from the outside world."""
+
+    journal: JsonlJournal
+    model: ResponsesModel
+    whapi: WhapiClient
+    clock: Clock
+    timezone: str
+
+
+class TurnRunner:
+    """Runs and resumes the turns of one chat; used only from that chat's actor."""
+
+    def __init__(self, deps: TurnDeps, state: ChatState) -> None:
+        self._deps = deps
+        self._state = state
+
+    def start(self, message_ids: list[str]) -> None:
+        """Start a turn that consumes ``message_ids``, and run it to its end."""
+        ids = [i for i in message_ids if i in self._state.pending]
+        if not ids:
+            return
+        self._record(
+            TurnStarted(chat=self._state.chat, turn_id=uuid.uuid4().hex[:16], message_ids=ids)
+        )
+        self.advance()
+
+    def advance(self) -> None:
+        """Take the turn in flight from wherever the journal left it to its end."""
+        turn = self._state.turn
+        if turn is None:
+            return
+        try:
+            if turn.run_status != "completed":
+                run = self._obtain_run(turn)
+                if run.status != "completed":
+                    self._finish(turn, "failed", f"run {run.status}: {run.error}".strip())
+                    return
+            self._deliver(turn)
+        except ModelError as exc:
+            log.warning("chat %s: turn %s failed: %s", mask(self._state.chat), turn.turn_id, exc)
+            self._record(
+                RunFinished(
+                    chat=self._state.chat, turn_id=turn.turn_id, status="error", error=str(exc)
+                )
+            )
+            self._finish(turn, "failed", str(exc))
+        except WhapiError as exc:
+            log.warning("chat %s: reply not delivered: %s", mask(self._state.chat), exc)
+            self._finish(turn, "failed", f"whapi: {exc}")
+
+    def _obtain_run(self, turn: TurnInFlight) -> RunResult:
+        model = self._deps.model
+        recovered = False
+        run: RunResult | None = None
+        if turn.run_status == "started" and turn.background and turn.response_id:
+            run = model.retrieve(turn.response_id)
+            recovered = run is not None
+            if run is None:
+                log.info(
+                    "turn %s: run %s is gone; running it again", turn.turn_id, turn.response_id
+                )
+        if run is None:
+            run = self._create(turn)
+        if not run.terminal:
+            run = model.wait(run)
+        self._record(
+            RunFinished(
+                chat=self._state.chat,
+                turn_id=turn.turn_id,
+                response_id=run.response_id,
+                status=run.status,
+                text=run.text,
+                input_tokens=run.input_tokens,
+                output_tokens=run.output_tokens,
+                error=run.error,
+                recovered=recovered,
+            )
+        )
+        return run
+
+    def _create(self, turn: TurnInFlight) -> RunResult:
+        state = self._state
+        context = context_line(self._deps.clock.now(), self._deps.timezone, state.guest_name)
+        items = build_input(state.history, [m.text for m in turn.messages], context)
+        model = self._deps.model
+        run = model.create(items, chat=state.chat, turn_id=turn.turn_id)
+        self._record(
+            RunStarted(
+                chat=state.chat,
+                turn_id=turn.turn_id,
+                response_id=run.response_id,
+                model=model.model,
+                background=model.background,
+            )
+        )
+        return run
+
+    def _deliver(self, turn: TurnInFlight) -> None:
+        if not worth_sending(turn.reply, [m.text for m in turn.messages]):
+            self._finish(turn, "empty", "reply was empty or echoed the guest")
+            return
+        for index, chunk in enumerate(split_reply(turn.reply)):
+            if index in turn.sent:
+                continue
+            if index in turn.intended and self._reconcile(turn, index, chunk):
+                continue
+            self._record(
+                ReplySending(chat=self._state.chat, turn_id=turn.turn_id, chunk=index, text=chunk)
+            )
+            whapi_id = self._deps.whapi.send_text(self._state.chat, chunk)
+            self._record(
+                ReplySent(
+                    chat=self._state.chat,
+                    turn_id=turn.turn_id,
+                    chunk=index,
+                    whapi_id=whapi_id,
+                    text=chunk,
+                )
+            )
+        self._finish(turn, "replied")
+
+    def _reconcile(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
+        """Tell whether a chunk whose send was interrupted did reach Whapi.
+
+        Raises:
+            WhapiError: Whapi cannot say; the chunk is not resent blindly.
+        """
+        since = int(turn.started_at) - _RECONCILE_SLACK
+        for record in self._deps.whapi.list_sent(self._state.chat, since=since):
+            body = (record.get("text") or {}).get("body")
+            if body == chunk and record.get("id") not in self._state.sent_ids:
+                self._record(
+                    ReplySent(
+                        chat=self._state.chat,
+                        turn_id=turn.turn_id,
+                        chunk=index,
+                        whapi_id=str(record["id"]),
+                        text=chunk,
+                        reconciled=True,
+                    )
+                )
+                return True
+        return False
+
+    def _finish(self, turn: TurnInFlight, outcome: str, error: str = "") -> None:
+        self._record(
+            TurnFinished(chat=self._state.chat, turn_id=turn.turn_id, outcome=outcome, error=error)
+        )
+
+    def _record(self, event: Event) -> None:
+        (written,) = self._deps.journal.append([event])
+        self._state.apply(written)

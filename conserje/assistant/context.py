@@ -1,0 +1,33 @@
+"""What the model is given for a turn: history, a context line, the new messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from conserje.eventlog.projection import HistoryItem
+
+__all__ = ["build_input", "context_line"]
+
+
+def context_line(now: float, timezone: str, guest_name: str) -> str:
+    """Describe the moment and the guest, so the model never guesses the date."""
+    moment = dt.datetime.fromtimestamp(now, ZoneInfo(timezone))
+    who = f"The guest's WhatsApp name is {guest_name}." if guest_name else "The guest is unnamed."
+    return f"Now it is {moment:%A %Y-%m-%d %H:%M} ({timezone}). {who}"
+
+
+def build_input(
+    history: Iterable[HistoryItem], new_texts: list[str], context: str
+) -> list[dict[str, Any]]:
+    """Build a run's input items: earlier history, the context line, the new burst.
+
+    The burst's messages are joined into one user message, as the guest meant them
+    as one utterance; history keeps bursts the same way.
+    """
+    items: list[dict[str, Any]] = [{"role": h.role, "content": h.text} for h in history]
+    items.append({"role": "developer", "content": context})
+    items.append({"role": "user", "content": "\n".join(new_texts)})
+    return items

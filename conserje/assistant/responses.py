@@ -1,0 +1,172 @@
+"""The model side of a turn: one run through the OpenAI Responses API.
+
+A *run* is one model response. With background mode the request returns at once
+(``queued``) and the run is polled to an end state; its id is journaled before polling
+so that a crash leaves a run that boot can find. Without background mode the request
+waits for the answer; a crash then loses the run and boot runs the turn again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from conserje.actors.clock import Clock
+from conserje.errors import ModelError
+
+__all__ = ["TERMINAL", "ResponsesModel", "RunResult"]
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
+"""Statuses after which a run never changes."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What Conserje keeps of a model response."""
+
+    response_id: str
+    status: str
+    text: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str = ""
+
+    @property
+    def terminal(self) -> bool:
+        """Tell whether the run has ended."""
+        return self.status in TERMINAL
+
+
+class ResponsesModel:
+    """Creates, polls, retrieves and cancels runs with the real ``openai`` SDK.
+
+    Args:
+        client: an ``openai.OpenAI`` client (its base URL may point at any server
+            that speaks the Responses API).
+        model: the model name.
+        instructions: the system prompt, sent with every run (the API does not carry
+            instructions over between responses).
+        background: create runs in background mode and poll them.
+        clock: the time source for polling and its deadline.
+        run_timeout: seconds a run may take before it is cancelled.
+        poll_interval: first pause between polls; it grows to ``poll_max``.
+    """
+
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        *,
+        model: str,
+        instructions: str,
+        background: bool,
+        clock: Clock,
+        run_timeout: float,
+        poll_interval: float = 0.2,
+        poll_max: float = 2.0,
+    ) -> None:
+        self._client = client
+        # A retried create can start a second run that nobody polls; creates are
+        # never retried by the SDK, only reads are.
+        self._create_client = client.with_options(max_retries=0)
+        self.model = model
+        self.instructions = instructions
+        self.background = background
+        self._clock = clock
+        self._run_timeout = run_timeout
+        self._poll_interval = poll_interval
+        self._poll_max = poll_max
+
+    def create(self, input_items: list[dict[str, Any]], *, chat: str, turn_id: str) -> RunResult:
+        """Start a run for one turn.
+
+        Raises:
+            ModelError: the API refused the request or could not be reached.
+        """
+        try:
+            response = self._create_client.responses.create(
+                model=self.model,
+                instructions=self.instructions,
+                input=input_items,  # type: ignore[arg-type]
+                background=self.background,
+                store=self.background,
+                metadata={"conserje_turn": turn_id},
+                safety_identifier=_pseudonym(chat),
+            )
+        except openai.OpenAIError as exc:
+            raise ModelError(f"create failed: {_describe(exc)}") from exc
+        return _result(response)
+
+    def retrieve(self, response_id: str) -> RunResult | None:
+        """Return the run's current state, or ``None`` if the server does not know it.
+
+        Raises:
+            ModelError: the API could not be reached or answered another error.
+        """
+        try:
+            return _result(self._client.responses.retrieve(response_id))
+        except openai.NotFoundError:
+            return None
+        except openai.OpenAIError as exc:
+            raise ModelError(f"retrieve failed: {_describe(exc)}") from exc
+
+    def cancel(self, response_id: str) -> None:
+        """Ask the server to stop a background run; errors are only logged by callers."""
+        try:
+            self._client.responses.cancel(response_id)
+        except openai.OpenAIError as exc:
+            raise ModelError(f"cancel failed: {_describe(exc)}") from exc
+
+    def wait(self, run: RunResult) -> RunResult:
+        """Poll ``run`` until it ends, within the run timeout.
+
+        Raises:
+            ModelError: the run vanished, polling failed, or the deadline passed (the
+                run is then cancelled).
+        """
+        deadline = self._clock.now() + self._run_timeout
+        pause = self._poll_interval
+        while not run.terminal:
+            if self._clock.now() >= deadline:
+                self._cancel_quietly(run.response_id)
+                raise ModelError(f"run {run.response_id} timed out after {self._run_timeout} s")
+            self._clock.sleep(pause)
+            pause = min(pause * 1.5, self._poll_max)
+            current = self.retrieve(run.response_id)
+            if current is None:
+                raise ModelError(f"run {run.response_id} is unknown to the server")
+            run = current
+        return run
+
+    def _cancel_quietly(self, response_id: str) -> None:
+        try:
+            self.cancel(response_id)
+        except ModelError:
+            return
+
+
+def _result(response: Any) -> RunResult:
+    usage = response.usage
+    error = response.error
+    status = response.status or "completed"
+    return RunResult(
+        response_id=response.id,
+        status=status,
+        text=response.output_text if status == "completed" else "",
+        input_tokens=usage.input_tokens if usage else 0,
+        output_tokens=usage.output_tokens if usage else 0,
+        error=f"{error.code}: {error.message}" if error else "",
+    )
+
+
+def _pseudonym(chat: str) -> str:
+    """Identify the guest to OpenAI's abuse checks without revealing the phone number."""
+    return "wa_" + hashlib.sha256(chat.encode()).hexdigest()[:32]
+
+
+def _describe(exc: openai.OpenAIError) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code} {exc.code or ''}".strip()
+    return type(exc).__name__

@@ -1,0 +1,43 @@
+"""The ``conserje`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from conserje import __version__
+from conserje.config import load_settings
+from conserje.errors import ConfigError
+from conserje.logs import configure_logging
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="conserje", description="A WhatsApp assistant server with an auditable journal."
+    )
+    parser.add_argument("--version", action="version", version=f"conserje {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the server (settings come from the environment)")
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        return _serve()
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+def _serve() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"conserje: {problem}", file=sys.stderr)
+        print("conserje: not started; fix the settings above and try again", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    from conserje.server import serve  # noqa: PLC0415 - keep `--help` and config errors fast
+
+    return serve(settings)

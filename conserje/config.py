@@ -1,0 +1,210 @@
+"""Settings, read from environment variables and validated all at once.
+
+:func:`load_settings` reports every problem it finds, one sentence each, so an operator
+fixes a deployment in one pass instead of one restart per mistake. Names follow the
+seed documents (``HISTORIAL_SUMMARY_THRESHOLD`` keeps its Spanish spelling).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from conserje.errors import ConfigError
+
+__all__ = ["DEFAULT_INSTRUCTIONS", "Settings", "load_settings"]
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a friendly, concise assistant answering guests on WhatsApp on behalf of a "
+    "business. Answer in the guest's language. If you do not know something, say so and "
+    "offer to pass the question to a person."
+)
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``conserje serve`` needs to run, already validated."""
+
+    host: str
+    port: int
+    data_dir: Path
+    environment: str
+    openai_api_key: str
+    openai_base_url: str | None
+    openai_model: str
+    instructions: str
+    openai_background: bool
+    openai_run_timeout_ms: int
+    openai_request_timeout_ms: int
+    whapi_token: str
+    whapi_api_url: str
+    whapi_timeout_ms: int
+    webhook_token: str | None
+    admin_token: str | None
+    timezone: str
+    buffer_window_ms: int
+    buffer_max_wait_ms: int
+    buffer_max_messages: int
+    shutdown_timeout_ms: int
+    journal_fsync: bool
+    webhook_max_bytes: int
+    log_level: str
+
+    @property
+    def production(self) -> bool:
+        """Tell whether development-only endpoints must be refused."""
+        return self.environment == "production"
+
+    @property
+    def journal_path(self) -> Path:
+        """The journal file inside the data dir."""
+        return self.data_dir / "journal.jsonl"
+
+
+class _Reader:
+    """Reads typed values from an environment, collecting problems instead of raising."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or default
+
+    def required(self, name: str, meaning: str) -> str:
+        value = self.text(name)
+        if value is None:
+            self.problems.append(f"{name} is missing: set it to {meaning}")
+            return ""
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        return self._parsed(
+            name, default, int, f"a whole number from {low} to {high}", lambda v: low <= v <= high
+        )
+
+    def boolean(self, name: str, default: bool) -> bool:
+        words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() not in words:
+            self.problems.append(f"{name}={raw!r} is not a boolean: use true or false")
+            return default
+        return words[raw.lower()]
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = self.text(name, default) or default
+        if raw not in choices:
+            self.problems.append(f"{name}={raw!r} is not one of {', '.join(choices)}")
+            return default
+        return raw
+
+    def timezone(self, name: str, default: str) -> str:
+        raw = self.text(name, default) or default
+        try:
+            ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problems.append(f"{name}={raw!r} is not an IANA time zone (e.g. Europe/Madrid)")
+            return default
+        return raw
+
+    def url(self, name: str, default: str | None) -> str | None:
+        raw = self.text(name, default)
+        if raw is None:
+            return None
+        parts = urllib.parse.urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.problems.append(f"{name}={raw!r} is not an http(s) URL")
+        return raw
+
+    def _parsed(
+        self,
+        name: str,
+        default: _T,
+        parse: Callable[[str], _T],
+        expected: str,
+        valid: Callable[[_T], bool],
+    ) -> _T:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = parse(raw)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            self.problems.append(f"{name}={raw!r} is not {expected}")
+            return default
+        return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings from ``env`` (default: ``os.environ``).
+
+    Raises:
+        ConfigError: one or more settings are missing or malformed; ``problems``
+            lists them all.
+    """
+    r = _Reader(os.environ if env is None else env)
+    data_dir = Path(r.text("CONSERJE_DATA_DIR", "./data") or "./data")
+    settings = Settings(
+        host=r.text("HOST", "0.0.0.0") or "0.0.0.0",  # noqa: S104 - a server listens on all interfaces by default
+        port=r.integer("PORT", 8080, 1, 65535),
+        data_dir=data_dir,
+        environment=r.text("ENVIRONMENT", "development") or "development",
+        openai_api_key=r.required("OPENAI_API_KEY", "your OpenAI API key"),
+        openai_base_url=r.url("OPENAI_BASE_URL", None),
+        openai_model=r.text("OPENAI_MODEL", "gpt-5.4-mini") or "gpt-5.4-mini",
+        instructions=_instructions(r),
+        openai_background=r.boolean("OPENAI_BACKGROUND", True),
+        openai_run_timeout_ms=r.integer("OPENAI_RUN_TIMEOUT_MS", 120_000, 1_000, 3_600_000),
+        openai_request_timeout_ms=r.integer("OPENAI_REQUEST_TIMEOUT_MS", 30_000, 100, 600_000),
+        whapi_token=r.required("WHAPI_TOKEN", "your Whapi channel token"),
+        whapi_api_url=r.url("WHAPI_API_URL", "https://gate.whapi.cloud") or "",
+        whapi_timeout_ms=r.integer("WHAPI_TIMEOUT_MS", 15_000, 100, 120_000),
+        webhook_token=r.text("WEBHOOK_TOKEN"),
+        admin_token=r.text("ADMIN_TOKEN"),
+        timezone=r.timezone("CONSERJE_TIMEZONE", "UTC"),
+        buffer_window_ms=r.integer("BUFFER_WINDOW_MS", 5_000, 0, 600_000),
+        buffer_max_wait_ms=r.integer("BUFFER_MAX_WAIT_MS", 20_000, 0, 3_600_000),
+        buffer_max_messages=r.integer("BUFFER_MAX_MESSAGES", 50, 1, 10_000),
+        shutdown_timeout_ms=r.integer("SHUTDOWN_TIMEOUT_MS", 5_000, 0, 600_000),
+        journal_fsync=r.choice("JOURNAL_FSYNC", "always", ("always", "off")) == "always",
+        webhook_max_bytes=r.integer("WEBHOOK_MAX_BYTES", 1_048_576, 1_024, 104_857_600),
+        log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    )
+    _check_data_dir(data_dir, r.problems)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+def _instructions(r: _Reader) -> str:
+    path = r.text("OPENAI_INSTRUCTIONS_FILE")
+    if path is not None:
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            r.problems.append(f"OPENAI_INSTRUCTIONS_FILE={path!r} cannot be read: {exc}")
+    return r.text("OPENAI_INSTRUCTIONS", DEFAULT_INSTRUCTIONS) or DEFAULT_INSTRUCTIONS
+
+
+def _check_data_dir(data_dir: Path, problems: list[str]) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as exc:
+        problems.append(
+            f"CONSERJE_DATA_DIR={str(data_dir)!r} is not a writable directory: {exc.strerror}"
+        )

@@ -1,0 +1,142 @@
+"""The journal's vocabulary: one msgspec struct per event type, as a tagged union.
+
+Every event carries the same envelope: a global ``seq`` (strictly increasing), the
+``chat`` it belongs to, that chat's ``version`` (contiguous from 1), the append time
+``ts`` (Unix seconds) and the schema version ``v`` of its type. The journal assigns
+``seq``, ``version`` and ``ts`` when it appends; code that creates an event leaves them
+at their defaults. On disk an event is one JSON object whose ``type`` names it.
+
+A turn's story reads as: ``message_received`` (one or more) -> ``turn_started`` ->
+``run_started`` -> ``run_finished`` -> ``reply_sending`` / ``reply_sent`` per chunk ->
+``turn_finished``.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = [
+    "EVENT_TYPES",
+    "Event",
+    "MessageReceived",
+    "ReplySending",
+    "ReplySent",
+    "RunFinished",
+    "RunStarted",
+    "TurnFinished",
+    "TurnStarted",
+]
+
+
+class Event(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
+    """Fields every event has; subclasses add their own."""
+
+    seq: int = 0
+    chat: str
+    version: int = 0
+    ts: float = 0.0
+    v: int = 1
+
+
+class MessageReceived(Event, tag="message_received", kw_only=True):
+    """A guest's message, accepted from a webhook and waiting for a turn.
+
+    Attributes:
+        message_id: Whapi's id of the message (the key for deduplication).
+        sender: the guest's WhatsApp display name, if any.
+        text: what the guest wrote.
+        sent_at: when WhatsApp says it was sent (Unix seconds).
+    """
+
+    message_id: str
+    sender: str = ""
+    text: str
+    sent_at: int = 0
+
+
+class TurnStarted(Event, tag="turn_started", kw_only=True):
+    """A turn took these waiting messages; each message is consumed by one turn."""
+
+    turn_id: str
+    message_ids: list[str]
+
+
+class RunStarted(Event, tag="run_started", kw_only=True):
+    """The model accepted a request; ``response_id`` lets boot find it after a crash."""
+
+    turn_id: str
+    response_id: str
+    model: str
+    background: bool
+
+
+class RunFinished(Event, tag="run_finished", kw_only=True):
+    """The model's run reached an end state.
+
+    Attributes:
+        status: the Responses API status (``completed``, ``failed``, ``cancelled``,
+            ``incomplete``), or ``error`` when no response could be had at all.
+        text: the reply text (empty unless completed).
+        recovered: the answer was retrieved at boot after a crash.
+    """
+
+    turn_id: str
+    response_id: str = ""
+    status: str
+    text: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str = ""
+    recovered: bool = False
+
+
+class ReplySending(Event, tag="reply_sending", kw_only=True):
+    """About to send chunk ``chunk`` of a turn's reply: the intent, before the call."""
+
+    turn_id: str
+    chunk: int
+    text: str
+
+
+class ReplySent(Event, tag="reply_sent", kw_only=True):
+    """Whapi accepted chunk ``chunk``; ``whapi_id`` is how its echo is recognised.
+
+    Attributes:
+        reconciled: the send was confirmed after a crash from Whapi's message list
+            rather than from the send call's answer.
+    """
+
+    turn_id: str
+    chunk: int
+    whapi_id: str
+    text: str
+    reconciled: bool = False
+
+
+class TurnFinished(Event, tag="turn_finished", kw_only=True):
+    """A turn ended: ``replied``, ``empty`` (nothing worth sending) or ``failed``."""
+
+    turn_id: str
+    outcome: str
+    error: str = ""
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    MessageReceived,
+    TurnStarted,
+    RunStarted,
+    RunFinished,
+    ReplySending,
+    ReplySent,
+    TurnFinished,
+)
+
+AnyEvent = (
+    MessageReceived
+    | TurnStarted
+    | RunStarted
+    | RunFinished
+    | ReplySending
+    | ReplySent
+    | TurnFinished
+)

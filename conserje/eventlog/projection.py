@@ -1,0 +1,130 @@
+"""A chat's state, rebuilt from its events: the only in-memory truth about a chat.
+
+:class:`ChatState` is a projection: applying a chat's events in order always gives the
+same state, whether they come from replay at boot or from live appends. The chat actor
+owns one and applies every event it (or the webhook) journals for its chat.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from conserje.eventlog.events import (
+    Event,
+    MessageReceived,
+    ReplySending,
+    ReplySent,
+    RunFinished,
+    RunStarted,
+    TurnFinished,
+    TurnStarted,
+)
+
+__all__ = ["HISTORY_LIMIT", "SENT_IDS_LIMIT", "ChatState", "HistoryItem", "TurnInFlight"]
+
+HISTORY_LIMIT = 200
+"""Items of history kept per chat; the oldest fall off (compaction will replace this)."""
+
+SENT_IDS_LIMIT = 500
+"""Whapi ids of our own sends remembered per chat, to recognise their echoes."""
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One utterance in the chat's history: ``role`` is ``user`` or ``assistant``."""
+
+    role: str
+    text: str
+
+
+@dataclass
+class TurnInFlight:
+    """A turn that started and has not finished (after a crash: one to reconcile)."""
+
+    turn_id: str
+    messages: list[MessageReceived]
+    started_at: float
+    response_id: str = ""
+    background: bool = False
+    run_status: str = ""
+    reply: str = ""
+    intended: dict[int, str] = field(default_factory=dict)
+    sent: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def uncertain_chunks(self) -> list[int]:
+        """Chunks whose send was intended but never confirmed."""
+        return sorted(set(self.intended) - set(self.sent))
+
+
+@dataclass
+class ChatState:
+    """Everything known about one chat, derived from its journaled events."""
+
+    chat: str
+    version: int = 0
+    guest_name: str = ""
+    pending: dict[str, MessageReceived] = field(default_factory=dict)
+    turn: TurnInFlight | None = None
+    history: deque[HistoryItem] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
+    sent_ids: deque[str] = field(default_factory=lambda: deque(maxlen=SENT_IDS_LIMIT))
+    turns_completed: int = 0
+
+    @property
+    def has_work(self) -> bool:
+        """Tell whether messages wait or a turn is unfinished."""
+        return bool(self.pending) or self.turn is not None
+
+    def apply(self, event: Event) -> None:
+        """Fold one event of this chat into the state.
+
+        Live, a chat's events reach its actor slightly out of journal order (the
+        webhook appends guest messages while the actor appends its turn's steps), so
+        folding is written to give the same state either way: a turn consumes only the
+        messages it names, and every other step names its turn.
+
+        Raises:
+            ValueError: the event belongs to another chat or to a turn not in flight.
+        """
+        if event.chat != self.chat:
+            raise ValueError(f"event for {event.chat!r} applied to {self.chat!r}")
+        self.version = max(self.version, event.version)
+        match event:
+            case MessageReceived():
+                self.pending[event.message_id] = event
+                if event.sender:
+                    self.guest_name = event.sender
+            case TurnStarted():
+                consumed = [self.pending.pop(i) for i in event.message_ids if i in self.pending]
+                self.turn = TurnInFlight(event.turn_id, consumed, event.ts)
+            case RunStarted():
+                turn = self._turn(event.turn_id)
+                turn.response_id = event.response_id
+                turn.background = event.background
+                turn.run_status = "started"
+            case RunFinished():
+                turn = self._turn(event.turn_id)
+                turn.run_status = event.status
+                turn.reply = event.text
+            case ReplySending():
+                self._turn(event.turn_id).intended[event.chunk] = event.text
+            case ReplySent():
+                self._turn(event.turn_id).sent[event.chunk] = event.whapi_id
+                self.sent_ids.append(event.whapi_id)
+            case TurnFinished():
+                self._finish(self._turn(event.turn_id))
+
+    def _turn(self, turn_id: str) -> TurnInFlight:
+        if self.turn is None or self.turn.turn_id != turn_id:
+            raise ValueError(f"event for turn {turn_id!r}, which is not in flight in {self.chat!r}")
+        return self.turn
+
+    def _finish(self, turn: TurnInFlight) -> None:
+        if turn.messages:
+            self.history.append(HistoryItem("user", "\n".join(m.text for m in turn.messages)))
+        sent = [turn.intended[c] for c in sorted(turn.sent) if c in turn.intended]
+        if sent:
+            self.history.append(HistoryItem("assistant", "\n\n".join(sent)))
+        self.turn = None
+        self.turns_completed += 1

@@ -1,0 +1,1 @@
+"""The HTTP side: the Falcon app with the webhook, admin endpoints and dashboard."""

@@ -1,0 +1,24 @@
+"""The Falcon application: routes to resources, nothing else."""
+
+from __future__ import annotations
+
+import falcon
+
+from conserje.http.admin import HealthResource, InfoResource, LocksResource, ReadyResource
+from conserje.http.webhook import HookResource
+from conserje.runtime import Runtime
+
+__all__ = ["create_app"]
+
+
+def create_app(runtime: Runtime) -> falcon.App:
+    """Build the WSGI app for ``runtime``."""
+    app = falcon.App()
+    hook = HookResource(runtime)
+    app.add_route("/hook", hook)
+    app.add_route("/hook/{token}", hook)
+    app.add_route("/health", HealthResource(runtime))
+    app.add_route("/ready", ReadyResource(runtime))
+    app.add_route("/", InfoResource(runtime))
+    app.add_route("/locks", LocksResource(runtime))
+    return app

@@ -1,0 +1,157 @@
+"""The running server's parts, wired together, and its boot sequence.
+
+Boot order is the reference bot's first lesson: the HTTP server binds and answers
+``/health`` before anything slow happens. :meth:`Runtime.boot` then replays the journal
+into chat projections, opens it for appends (webhooks waiting for that are released),
+hands the projections to the supervisor, which resumes unfinished turns, and starts the
+ticker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import openai
+import pykka
+
+from conserje.actors.board import Board
+from conserje.actors.buffer import BufferPolicy
+from conserje.actors.clock import Clock, SystemClock
+from conserje.actors.messages import Boot, Deliver
+from conserje.actors.supervisor import Supervisor
+from conserje.actors.ticker import Ticker
+from conserje.actors.turn import TurnDeps
+from conserje.assistant.responses import ResponsesModel
+from conserje.config import Settings
+from conserje.errors import JournalError, JournalUnavailable
+from conserje.eventlog.events import Event, MessageReceived
+from conserje.eventlog.jsonl import JsonlJournal
+from conserje.eventlog.projection import ChatState
+from conserje.eventlog.seen import SeenIds
+from conserje.whapi.client import WhapiClient
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+JOURNAL_OPEN_WAIT = 10.0
+"""Seconds a webhook waits for boot to open the journal before answering 503."""
+
+
+class Runtime:
+    """Everything the server runs, and its lifecycle.
+
+    Args:
+        settings: validated settings.
+        clock: the time source (a manual clock in tests).
+        on_fatal: called when the journal fails; the server then exits non-zero.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        on_fatal: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.phase = "starting"
+        self.started_at = time.time()
+        self.failure: str | None = None
+        self._on_fatal = on_fatal
+        self.journal = JsonlJournal(
+            settings.journal_path,
+            fsync=settings.journal_fsync,
+            clock=self.clock.now,
+            on_fatal=self._journal_failed,
+        )
+        self.journal_open = threading.Event()
+        self.seen = SeenIds()
+        self.board = Board()
+        self.whapi = WhapiClient(
+            settings.whapi_api_url, settings.whapi_token, timeout=settings.whapi_timeout_ms / 1000
+        )
+        client = openai.OpenAI(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            timeout=settings.openai_request_timeout_ms / 1000,
+        )
+        model = ResponsesModel(
+            client,
+            model=settings.openai_model,
+            instructions=settings.instructions,
+            background=settings.openai_background,
+            clock=self.clock,
+            run_timeout=settings.openai_run_timeout_ms / 1000,
+        )
+        deps = TurnDeps(self.journal, model, self.whapi, self.clock, settings.timezone)
+        policy = BufferPolicy(
+            window=settings.buffer_window_ms / 1000,
+            max_wait=settings.buffer_max_wait_ms / 1000,
+            max_messages=settings.buffer_max_messages,
+        )
+        self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(deps, policy, self.board)
+        self.ticker = Ticker(self.supervisor, self.clock)
+
+    def boot(self) -> None:
+        """Replay the journal, open it, and start the actors; the boot thread's body."""
+        self.phase = "replaying"
+        states: dict[str, ChatState] = {}
+        try:
+            for event in self.journal.replay():
+                states.setdefault(event.chat, ChatState(event.chat)).apply(event)
+                if isinstance(event, MessageReceived):
+                    self.seen.claim([event.message_id])
+            self.journal.start()
+        except (JournalError, OSError) as exc:
+            self._fail(f"journal cannot be opened: {exc}")
+            return
+        self.journal_open.set()
+        log.info(
+            "journal replayed: %d events, %d chats, %d with unfinished work",
+            self.journal.last_seq,
+            len(states),
+            sum(s.has_work for s in states.values()),
+        )
+        self.supervisor.tell(Boot(states))
+        self.ticker.start()
+        self.phase = "ready"
+
+    def accept(self, events: Sequence[Event]) -> list[Event]:
+        """Journal events from a webhook and pass them to the supervisor once durable.
+
+        Raises:
+            JournalUnavailable: the journal is not open (within a bounded wait) or
+                cannot write; the webhook must answer 503 so Whapi retries.
+        """
+        if not self.journal_open.wait(JOURNAL_OPEN_WAIT):
+            raise JournalUnavailable("the journal is still being replayed")
+        written = self.journal.append(events)
+        self.supervisor.tell(Deliver(tuple(written)))
+        return written
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop the ticker and actors, then flush and close the journal."""
+        budget = self.settings.shutdown_timeout_ms / 1000 if timeout is None else timeout
+        self.phase = "stopping"
+        self.ticker.stop()
+        try:
+            self.supervisor.stop(timeout=budget)
+        except pykka.Timeout:
+            log.warning("actors did not stop within %.1f s; boot will resume their work", budget)
+        self.journal.close()
+        self.whapi.close()
+
+    def _journal_failed(self, exc: BaseException) -> None:
+        self._fail(f"journal write failed: {exc}")
+
+    def _fail(self, reason: str) -> None:
+        self.failure = reason
+        self.phase = "failed"
+        log.critical("%s; refusing webhooks and stopping", reason)
+        if self._on_fatal is not None:
+            self._on_fatal()

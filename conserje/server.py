@@ -1,0 +1,60 @@
+"""``conserje serve``: bind, answer ``/health``, boot in the background, stop cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import types
+
+from waitress.server import create_server
+
+from conserje.config import Settings
+from conserje.http.app import create_app
+from conserje.runtime import Runtime
+
+__all__ = ["serve"]
+
+log = logging.getLogger(__name__)
+
+_HTTP_THREADS = 8
+
+
+class _Stop(Exception):
+    """Raised in the main thread by a signal handler to leave Waitress's loop."""
+
+
+def serve(settings: Settings) -> int:
+    """Run the server until SIGTERM or SIGINT; return the process exit code."""
+    fatal = threading.Event()
+
+    def on_fatal() -> None:
+        fatal.set()
+        signal.raise_signal(signal.SIGTERM)
+
+    runtime = Runtime(settings, on_fatal=on_fatal)
+    server = create_server(
+        create_app(runtime),
+        host=settings.host,
+        port=settings.port,
+        threads=_HTTP_THREADS,
+        max_request_body_size=settings.webhook_max_bytes + 1,
+        ident="conserje",
+    )
+    log.info("listening on http://%s:%s", settings.host, settings.port)
+    threading.Thread(target=runtime.boot, name="boot", daemon=True).start()
+
+    def stop(signum: int, frame: types.FrameType | None) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run()
+    except _Stop as reason:
+        log.info("%s received: stopping", reason)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        server.close()
+        runtime.shutdown()
+    return 1 if fatal.is_set() or runtime.failure else 0

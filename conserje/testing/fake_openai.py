@@ -1,0 +1,357 @@
+"""A stateful fake of the OpenAI Responses API, served over real HTTP.
+
+:class:`FakeOpenAI` answers ``POST /v1/responses``, ``GET /v1/responses/{id}`` and
+``POST /v1/responses/{id}/cancel`` with bodies that the ``openai`` SDK accepts under
+``_strict_response_validation=True``. Background responses walk the documented
+lifecycle (``queued`` → ``in_progress`` → a terminal status), one step per retrieve,
+so the code under test must really poll. Tests steer the run with :attr:`FakeOpenAI.hold`,
+:meth:`FakeOpenAI.complete` and scripted failures, and read back what was sent with
+:meth:`FakeOpenAI.created`. Transport faults (429, 5xx, slow or dropped answers) come
+from :meth:`FakeServer.inject`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from conserje.testing._server import FakeRequest, FakeResponse, FakeServer, json_response
+
+__all__ = ["FakeOpenAI", "Reply", "Usage", "default_reply", "estimate_usage", "last_user_text"]
+
+Reply = Callable[[dict[str, Any]], str]
+"""Decides the assistant's text from the JSON body of ``POST /v1/responses``."""
+
+Usage = Callable[[dict[str, Any], str], tuple[int, int]]
+"""Decides ``(input_tokens, output_tokens)`` from the request body and the reply."""
+
+_PENDING = frozenset({"queued", "in_progress"})
+# The rule of thumb OpenAI gives for English text; good enough for budget tests.
+_CHARS_PER_TOKEN = 4
+
+
+def last_user_text(input_: Any) -> str:
+    """Return the text of the last user message in a Responses ``input``.
+
+    Args:
+        input_: the request's ``input``: a string (the user message itself) or a list of items.
+
+    Returns:
+        The message text; several ``input_text`` parts are joined with ``" | "``, and an input
+        without a user message gives ``""``.
+    """
+    if isinstance(input_, str):
+        return input_
+    for item in reversed(input_ if isinstance(input_, list) else []):
+        if not isinstance(item, dict) or item.get("role") != "user":
+            continue
+        if item.get("type", "message") != "message":
+            continue
+        content = item.get("content")
+        if isinstance(content, str):
+            return content
+        parts = content if isinstance(content, list) else []
+        return " | ".join(
+            str(p.get("text", ""))
+            for p in parts
+            if isinstance(p, dict) and p.get("type") == "input_text"
+        )
+    return ""
+
+
+def default_reply(body: dict[str, Any]) -> str:
+    """Echo the last user message, so every turn's reply tells which input produced it."""
+    return "echo: " + last_user_text(body.get("input"))
+
+
+def estimate_usage(body: dict[str, Any], reply: str) -> tuple[int, int]:
+    """Estimate ``(input_tokens, output_tokens)`` at about four characters a token.
+
+    Input counts the instructions plus the input as sent (a list input is counted on its
+    JSON form, so longer histories cost more). Both counts are at least 1.
+    """
+    input_ = body.get("input")
+    text = input_ if isinstance(input_, str) else json.dumps(input_, ensure_ascii=False)
+    chars = len(text) + len(str(body.get("instructions") or ""))
+    return max(1, chars // _CHARS_PER_TOKEN), max(1, len(reply) // _CHARS_PER_TOKEN)
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _error(
+    status: int, message: str, *, param: str | None = None, code: str | None = None
+) -> FakeResponse:
+    error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+    return json_response(status, {"error": error})
+
+
+@dataclass
+class _Run:
+    """One response the fake holds, with the reply decided at creation."""
+
+    id: str
+    body: dict[str, Any]
+    created_at: int
+    reply: str
+    tokens: tuple[int, int]
+    stored: bool
+    status: str = "queued"
+    failure: dict[str, str] | None = None
+    completed_at: int | None = None
+    message_id: str = field(default_factory=lambda: _new_id("msg"))
+
+    @property
+    def background(self) -> bool:
+        return self.body.get("background") is True
+
+    def render(self) -> dict[str, Any]:
+        """Build the wire ``Response`` for the current status."""
+        body = self.body
+        done = self.status == "completed"
+        payload: dict[str, Any] = {
+            "id": self.id,
+            "object": "response",
+            "created_at": self.created_at,
+            "status": self.status,
+            "model": body["model"],
+            "output": [self._message()] if done else [],
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools", []),
+            "background": self.background,
+            "error": self.failure if self.status == "failed" else None,
+            "incomplete_details": None,
+            "instructions": body.get("instructions"),
+            "metadata": body.get("metadata") or {},
+            "previous_response_id": body.get("previous_response_id"),
+            "store": self.stored,
+            "temperature": body.get("temperature"),
+            "top_p": body.get("top_p"),
+            # Usage is only known once a run is done; cancelled runs report null, as the API does.
+            "usage": self._usage() if done else None,
+        }
+        if done:
+            payload["completed_at"] = self.completed_at
+        return payload
+
+    def _message(self) -> dict[str, Any]:
+        return {
+            "type": "message",
+            "id": self.message_id,
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": self.reply, "annotations": []}],
+        }
+
+    def _usage(self) -> dict[str, Any]:
+        input_tokens, output_tokens = self.tokens
+        return {
+            "input_tokens": input_tokens,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": input_tokens + output_tokens,
+        }
+
+
+class FakeOpenAI(FakeServer):
+    """A fake OpenAI Responses API with background runs, cancellation and scripted failures.
+
+    Attributes:
+        reply: decides the assistant text from the request body; replace it at any time.
+        usage: decides the token counts from the request body and the reply.
+        hold: while true, background runs do not advance past ``in_progress``.
+    """
+
+    def __init__(
+        self,
+        *,
+        reply: Reply = default_reply,
+        usage: Usage = estimate_usage,
+        hold: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Create the fake; it serves once started (or entered as a context manager).
+
+        Args:
+            reply: decides the assistant text; the default echoes the last user message.
+            usage: decides ``(input_tokens, output_tokens)``; the default estimates from lengths.
+            hold: start with background runs held at ``in_progress``.
+            clock: the time source for ``created_at`` and ``completed_at``.
+        """
+        super().__init__()
+        self.reply = reply
+        self.usage = usage
+        self.hold = hold
+        self._clock = clock
+        self._state = threading.Lock()
+        self._runs: dict[str, _Run] = {}
+        self._failures: list[dict[str, str]] = []
+
+    @property
+    def base_url(self) -> str:
+        """The URL to pass as the SDK's ``base_url``."""
+        return f"{self.url}/v1"
+
+    def release(self) -> None:
+        """Let held background runs complete on their next retrieve."""
+        self.hold = False
+
+    def complete(self, response_id: str) -> None:
+        """Finish a pending run now, ignoring :attr:`hold` (a scripted failure still applies).
+
+        Raises:
+            KeyError: no response has this id.
+        """
+        with self._state:
+            run = self._runs[response_id]
+            if run.status in _PENDING:
+                self._finish(run)
+
+    def fail_next_run(
+        self,
+        code: str = "server_error",
+        message: str = "The server had an error while processing your request.",
+    ) -> None:
+        """Make the next background response end ``failed`` with this error when it finishes.
+
+        Under strict validation the SDK accepts only the ``code`` values its ``ResponseError``
+        lists (``server_error``, ``rate_limit_exceeded``, ``invalid_prompt``, ...).
+        """
+        with self._state:
+            self._failures.append({"code": code, "message": message})
+
+    def fail_run(
+        self,
+        response_id: str,
+        code: str = "server_error",
+        message: str = "The server had an error while processing your request.",
+    ) -> None:
+        """Make a pending background run end ``failed`` with this error when it finishes.
+
+        Raises:
+            KeyError: no response has this id.
+        """
+        with self._state:
+            self._runs[response_id].failure = {"code": code, "message": message}
+
+    def created(self) -> list[dict[str, Any]]:
+        """Return the bodies of the requests that created a response, oldest first."""
+        with self._state:
+            return [copy.deepcopy(run.body) for run in self._runs.values()]
+
+    def response_ids(self) -> list[str]:
+        """Return the ids of every response created, oldest first."""
+        with self._state:
+            return list(self._runs)
+
+    def running(self) -> list[str]:
+        """Return the ids of the responses still ``queued`` or ``in_progress``."""
+        with self._state:
+            return [run.id for run in self._runs.values() if run.status in _PENDING]
+
+    def status_of(self, response_id: str) -> str:
+        """Return a response's status, without advancing it as a retrieve would.
+
+        Raises:
+            KeyError: no response has this id.
+        """
+        with self._state:
+            return self._runs[response_id].status
+
+    def route(self, request: FakeRequest) -> FakeResponse:
+        """Answer one Responses API request."""
+        match request.method, request.path.rstrip("/").split("/")[1:]:
+            case "POST", ["v1", "responses"]:
+                answer = self._create(request)
+            case "GET", ["v1", "responses", response_id]:
+                answer = self._retrieve(response_id)
+            case "POST", ["v1", "responses", response_id, "cancel"]:
+                answer = self._cancel(response_id)
+            case _:
+                answer = _error(404, f"Unknown route: {request.method} {request.path}")
+        answer.headers.setdefault("x-request-id", _new_id("req"))
+        return answer
+
+    def _create(self, request: FakeRequest) -> FakeResponse:
+        try:
+            body = request.json()
+        except ValueError:
+            return _error(400, "We could not parse the JSON body of your request.")
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        for key in ("model", "input"):
+            if body.get(key) is None:
+                return _error(
+                    400,
+                    f"Missing required parameter: '{key}'.",
+                    param=key,
+                    code="missing_required_parameter",
+                )
+        stored = body.get("store") is not False
+        if body.get("background") is True and not stored:
+            return _error(400, "Background mode requires store=true.", param="store")
+        # The hooks run outside the lock so they may inspect the fake themselves.
+        reply = self.reply(body)
+        tokens = self.usage(body, reply)
+        with self._state:
+            run = _Run(
+                id=_new_id("resp"),
+                body=body,
+                created_at=int(self._clock()),
+                reply=reply,
+                tokens=tokens,
+                stored=stored,
+            )
+            if not run.background:
+                self._finish(run)
+            elif self._failures:
+                run.failure = self._failures.pop(0)
+            self._runs[run.id] = run
+            payload = run.render()
+        return json_response(200, payload)
+
+    def _retrieve(self, response_id: str) -> FakeResponse:
+        with self._state:
+            run = self._lookup(response_id)
+            if run is None:
+                return _error(404, f"No response found with id '{response_id}'.")
+            if run.status == "queued":
+                run.status = "in_progress"
+            elif run.status == "in_progress" and not self.hold:
+                self._finish(run)
+            payload = run.render()
+        return json_response(200, payload)
+
+    def _cancel(self, response_id: str) -> FakeResponse:
+        with self._state:
+            run = self._lookup(response_id)
+            if run is None:
+                return _error(404, f"No response found with id '{response_id}'.")
+            if not run.background:
+                return _error(400, "Only responses created with background=true can be cancelled.")
+            # A terminal response comes back unchanged: cancelling is idempotent.
+            if run.status in _PENDING:
+                run.status = "cancelled"
+            payload = run.render()
+        return json_response(200, payload)
+
+    def _lookup(self, response_id: str) -> _Run | None:
+        run = self._runs.get(response_id)
+        # store=false responses exist for the inspection helpers but not over HTTP.
+        return run if run is not None and run.stored else None
+
+    def _finish(self, run: _Run) -> None:
+        if run.failure is not None:
+            run.status = "failed"
+        else:
+            run.status = "completed"
+            run.completed_at = int(self._clock())

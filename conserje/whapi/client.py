@@ -1,0 +1,89 @@
+"""The calls Conserje makes to Whapi's REST API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+
+from conserje.errors import WhapiError
+
+__all__ = ["SentRecord", "WhapiClient"]
+
+SentRecord = dict[str, Any]
+
+
+class WhapiClient:
+    """A small, bounded client for one Whapi channel.
+
+    Args:
+        base_url: Whapi's base URL (``https://gate.whapi.cloud`` in production).
+        token: the channel token, sent as ``Authorization: Bearer``.
+        timeout: seconds allowed for each call, connection included.
+    """
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 15.0) -> None:
+        self._http = httpx2.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx2.Timeout(timeout, connect=min(timeout, 5.0)),
+        )
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._http.close()
+
+    def send_text(self, to: str, body: str, *, typing_time: int = 0) -> str:
+        """Send a text message and return the id Whapi gave it.
+
+        Raises:
+            WhapiError: Whapi refused the message, or could not be reached.
+        """
+        payload: dict[str, Any] = {"to": to, "body": body}
+        if typing_time:
+            payload["typing_time"] = typing_time
+        answer = self._call("POST", "/messages/text", json=payload)
+        message = answer.get("message") if isinstance(answer, dict) else None
+        message_id = message.get("id") if isinstance(message, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            raise WhapiError("Whapi accepted the message but returned no message id")
+        return message_id
+
+    def set_presence(self, chat_id: str, presence: str) -> None:
+        """Show ``typing``, ``recording`` or ``pause`` in a chat."""
+        self._call("PUT", f"/presences/{chat_id}", json={"presence": presence, "delay": 0})
+
+    def list_sent(self, chat_id: str, *, since: int, count: int = 100) -> list[SentRecord]:
+        """Return the messages we sent to ``chat_id`` since ``since`` (Unix seconds)."""
+        answer = self._call(
+            "GET",
+            f"/messages/list/{chat_id}",
+            params={"count": count, "time_from": since, "from_me": "true"},
+        )
+        messages = answer.get("messages") if isinstance(answer, dict) else None
+        return [m for m in messages or [] if isinstance(m, dict)]
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx2.HTTPError as exc:
+            raise WhapiError(f"{method} {path}: {type(exc).__name__}") from exc
+        if not response.is_success:
+            raise WhapiError(
+                f"{method} {path}: HTTP {response.status_code} {_error_text(response)}",
+                status=response.status_code,
+            )
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise WhapiError(f"{method} {path}: answer is not JSON") from exc
+
+
+def _error_text(response: httpx2.Response) -> str:
+    try:
+        error = response.json().get("error", {})
+        return str(error.get("message", ""))[:200]
+    except (ValueError, AttributeError):
+        return ""

@@ -1,0 +1,138 @@
+"""Whapi webhook payloads, read tolerantly.
+
+Whapi posts an envelope holding one payload key (``messages``, ``statuses``,
+``presences``, ...). Fields come and go between Whapi versions and message types, so
+each item is converted on its own: one odd item is counted and skipped, the rest of the
+delivery still counts. Unknown keys and unknown message types are ignored, timestamps
+may be numbers or strings, and nothing here assumes the items arrive in order.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+
+from conserje.errors import MalformedWebhook
+
+__all__ = [
+    "InboundMessage",
+    "InboundPresence",
+    "MessageKind",
+    "WebhookBatch",
+    "chat_type",
+    "parse_webhook",
+]
+
+_T = TypeVar("_T")
+
+
+class _Body(msgspec.Struct):
+    body: str = ""
+
+
+class InboundMessage(msgspec.Struct, kw_only=True):
+    """One item of ``messages``; only the fields Conserje reads."""
+
+    id: str
+    type: str
+    chat_id: str
+    from_me: bool = False
+    timestamp: int = 0
+    source: str = ""
+    sender: str = msgspec.field(default="", name="from")
+    from_name: str = ""
+    text: _Body | None = None
+    link_preview: _Body | None = None
+
+    @property
+    def body(self) -> str:
+        """The text the message carries, for ``text`` and ``link_preview`` types."""
+        for part in (self.text, self.link_preview):
+            if part is not None and part.body:
+                return part.body
+        return ""
+
+
+class InboundPresence(msgspec.Struct, kw_only=True):
+    """One item of ``presences``: a contact typing, recording or going quiet."""
+
+    contact_id: str
+    status: str
+
+
+class MessageKind(enum.Enum):
+    """What a message means to Conserje."""
+
+    GUEST_TEXT = "guest_text"
+    ECHO = "echo"
+    AGENT = "agent"
+    GROUP = "group"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True)
+class WebhookBatch:
+    """The items of one webhook delivery that Conserje could read.
+
+    Attributes:
+        messages: readable ``messages`` items.
+        presences: readable ``presences`` items.
+        rejected: items present but unreadable (wrong types, missing ids).
+    """
+
+    messages: list[InboundMessage]
+    presences: list[InboundPresence]
+    rejected: int
+
+    def classify(self, message: InboundMessage) -> MessageKind:
+        """Tell what ``message`` is: a guest's text, an echo of our send, and so on."""
+        if message.from_me:
+            return MessageKind.ECHO if message.source == "api" else MessageKind.AGENT
+        if chat_type(message.chat_id) != "contact":
+            return MessageKind.GROUP
+        if message.type in ("text", "link_preview") and message.body.strip():
+            return MessageKind.GUEST_TEXT
+        return MessageKind.UNSUPPORTED
+
+
+def chat_type(chat_id: str) -> str:
+    """Return ``contact`` (1:1), ``group``, ``newsletter`` or ``other`` for a chat id."""
+    _, _, domain = chat_id.partition("@")
+    return {"s.whatsapp.net": "contact", "g.us": "group", "newsletter": "newsletter"}.get(
+        domain, "other"
+    )
+
+
+def parse_webhook(body: bytes) -> WebhookBatch:
+    """Read a webhook body.
+
+    Raises:
+        MalformedWebhook: the body is not JSON, or not a JSON object.
+    """
+    try:
+        envelope = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise MalformedWebhook(f"body is not JSON: {exc}") from exc
+    if not isinstance(envelope, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    messages, bad_messages = _convert_items(envelope.get("messages"), InboundMessage)
+    presences, bad_presences = _convert_items(envelope.get("presences"), InboundPresence)
+    return WebhookBatch(messages, presences, bad_messages + bad_presences)
+
+
+def _convert_items(items: Any, kind: type[_T]) -> tuple[list[_T], int]:
+    if items is None:
+        return [], 0
+    if not isinstance(items, list):
+        return [], 1
+    good: list[_T] = []
+    bad = 0
+    for item in items:
+        try:
+            good.append(msgspec.convert(item, kind, strict=False))
+        except msgspec.ValidationError:
+            bad += 1
+    return good, bad

@@ -1,0 +1,389 @@
+"""Drive FakeOpenAI through the real openai SDK with strict response validation."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+import openai
+import pytest
+from openai import OpenAI
+
+from conserje.testing._server import Fault, json_response
+from conserje.testing.fake_openai import FakeOpenAI, last_user_text
+
+NOW = 1_795_319_025
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(clock=lambda: NOW + 0.7) as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeOpenAI) -> Iterator[OpenAI]:
+    sdk = OpenAI(
+        api_key="test", base_url=fake.base_url, _strict_response_validation=True, max_retries=0
+    )
+    yield sdk
+    sdk.close()
+
+
+def test_create_returns_a_completed_echo(client: OpenAI) -> None:
+    response = client.responses.create(model="gpt-5.5", input="hola")
+
+    assert response.status == "completed"
+    assert response.output_text == "echo: hola"
+    assert re.fullmatch(r"resp_[0-9a-f]{32}", response.id)
+    assert re.fullmatch(r"msg_[0-9a-f]{32}", response.output[0].id)
+    assert response.created_at == NOW
+    assert response.completed_at == NOW
+    assert response.background is False
+    assert response.error is None
+
+
+def test_responses_carry_a_request_id(client: OpenAI) -> None:
+    raw = client.responses.with_raw_response.create(model="gpt-5.5", input="hola")
+
+    assert raw.headers["x-request-id"].startswith("req_")
+    assert raw.parse().output_text == "echo: hola"
+
+
+def test_echo_uses_the_last_user_message_and_joins_parts(client: OpenAI) -> None:
+    response = client.responses.create(
+        model="gpt-5.5",
+        input=[
+            {"role": "user", "content": "first"},
+            {
+                "type": "message",
+                "role": "assistant",
+                "id": "msg_1",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": "echo: first", "annotations": []}],
+            },
+            {
+                "type": "message",
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "second"},
+                    {"type": "input_text", "text": "third"},
+                ],
+            },
+        ],
+    )
+
+    assert response.output_text == "echo: second | third"
+
+
+def test_last_user_text_without_a_user_message_is_empty() -> None:
+    assert last_user_text([{"type": "function_call_output", "call_id": "c", "output": "{}"}]) == ""
+    assert last_user_text(None) == ""
+
+
+def test_request_fields_are_echoed(client: OpenAI) -> None:
+    tool = {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        "strict": False,
+    }
+    response = client.responses.create(
+        model="gpt-5.5",
+        input="hi",
+        instructions="be brief",
+        metadata={"wa_id": "351900000000"},
+        tools=[tool],
+        previous_response_id="resp_prev",
+    )
+
+    assert response.instructions == "be brief"
+    assert response.metadata == {"wa_id": "351900000000"}
+    assert response.tools[0].name == "get_weather"
+    assert response.previous_response_id == "resp_prev"
+
+
+def test_background_run_advances_one_step_per_retrieve(client: OpenAI, fake: FakeOpenAI) -> None:
+    created = client.responses.create(model="gpt-5.5", input="slow task", background=True)
+    assert created.status == "queued"
+    assert created.output == []
+    assert created.usage is None
+    assert fake.running() == [created.id]
+
+    polled = client.responses.retrieve(created.id)
+    assert polled.status == "in_progress"
+    assert polled.output == []
+
+    done = client.responses.retrieve(created.id)
+    assert done.status == "completed"
+    assert done.output_text == "echo: slow task"
+    assert done.completed_at == NOW
+    assert fake.running() == []
+    assert client.responses.retrieve(created.id).output_text == "echo: slow task"
+
+
+def test_hold_keeps_a_run_in_progress_until_release(client: OpenAI, fake: FakeOpenAI) -> None:
+    fake.hold = True
+    created = client.responses.create(model="gpt-5.5", input="wait", background=True)
+
+    statuses = [client.responses.retrieve(created.id).status for _ in range(4)]
+    assert statuses == ["in_progress"] * 4
+
+    fake.release()
+    done = client.responses.retrieve(created.id)
+    assert done.status == "completed"
+    assert done.output_text == "echo: wait"
+
+
+def test_hold_from_the_constructor(client: OpenAI) -> None:
+    with FakeOpenAI(hold=True) as held:
+        sdk = OpenAI(api_key="test", base_url=held.base_url, _strict_response_validation=True)
+        created = sdk.responses.create(model="gpt-5.5", input="x", background=True)
+        for _ in range(3):
+            sdk.responses.retrieve(created.id)
+        assert held.status_of(created.id) == "in_progress"
+        sdk.close()
+
+
+def test_complete_forces_a_held_run(client: OpenAI, fake: FakeOpenAI) -> None:
+    fake.hold = True
+    created = client.responses.create(model="gpt-5.5", input="now", background=True)
+
+    fake.complete(created.id)
+
+    assert fake.status_of(created.id) == "completed"
+    assert client.responses.retrieve(created.id).output_text == "echo: now"
+    with pytest.raises(KeyError):
+        fake.complete("resp_missing")
+
+
+def test_cancel_in_progress_then_again(client: OpenAI, fake: FakeOpenAI) -> None:
+    created = client.responses.create(model="gpt-5.5", input="stop me", background=True)
+    assert client.responses.retrieve(created.id).status == "in_progress"
+
+    cancelled = client.responses.cancel(created.id)
+    assert cancelled.status == "cancelled"
+    assert cancelled.usage is None
+    assert cancelled.output == []
+
+    again = client.responses.cancel(created.id)
+    assert again.model_dump() == cancelled.model_dump()
+    assert client.responses.retrieve(created.id).status == "cancelled"
+    assert fake.running() == []
+
+
+def test_cancel_of_a_completed_run_returns_it_unchanged(client: OpenAI, fake: FakeOpenAI) -> None:
+    created = client.responses.create(model="gpt-5.5", input="quick", background=True)
+    fake.complete(created.id)
+    done = client.responses.retrieve(created.id)
+
+    after = client.responses.cancel(created.id)
+
+    assert after.status == "completed"
+    assert after.model_dump() == done.model_dump()
+
+
+def test_cancel_of_a_non_background_response_is_rejected(client: OpenAI) -> None:
+    created = client.responses.create(model="gpt-5.5", input="sync")
+
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.responses.cancel(created.id)
+
+    assert raised.value.type == "invalid_request_error"
+    assert "background=true" in raised.value.message
+
+
+def test_unknown_ids_are_not_found(client: OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as raised:
+        client.responses.retrieve("resp_unknown")
+    assert "resp_unknown" in raised.value.message
+    assert raised.value.request_id is not None
+
+    with pytest.raises(openai.NotFoundError):
+        client.responses.cancel("resp_unknown")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"), [({"input": "hi"}, "model"), ({"model": "m"}, "input")]
+)
+def test_missing_required_parameter(
+    client: OpenAI, fake: FakeOpenAI, kwargs: dict, param: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.responses.create(**kwargs)
+
+    assert raised.value.param == param
+    assert raised.value.code == "missing_required_parameter"
+    assert fake.created() == []
+
+
+def test_background_without_store_is_rejected(client: OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.responses.create(model="gpt-5.5", input="x", background=True, store=False)
+    assert raised.value.param == "store"
+
+
+def test_unstored_response_cannot_be_retrieved(client: OpenAI, fake: FakeOpenAI) -> None:
+    created = client.responses.create(model="gpt-5.5", input="ephemeral", store=False)
+
+    assert created.output_text == "echo: ephemeral"
+    assert fake.status_of(created.id) == "completed"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+
+
+def test_injected_429_is_a_rate_limit_error(client: OpenAI, fake: FakeOpenAI) -> None:
+    error = {
+        "message": "Rate limit reached",
+        "type": "requests",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    }
+    fake.inject(
+        Fault(
+            "POST",
+            "/v1/responses",
+            response=json_response(429, {"error": error}, {"retry-after-ms": "10"}),
+        )
+    )
+
+    with pytest.raises(openai.RateLimitError) as raised:
+        client.responses.create(model="gpt-5.5", input="hi")
+
+    assert raised.value.code == "rate_limit_exceeded"
+    assert fake.created() == []
+    assert client.responses.create(model="gpt-5.5", input="hi").status == "completed"
+
+
+def test_fail_next_run_ends_the_next_background_run_failed(
+    client: OpenAI, fake: FakeOpenAI
+) -> None:
+    fake.fail_next_run("server_error", "boom")
+    sync = client.responses.create(model="gpt-5.5", input="sync is unaffected")
+    doomed = client.responses.create(model="gpt-5.5", input="a", background=True)
+    healthy = client.responses.create(model="gpt-5.5", input="b", background=True)
+
+    assert sync.status == "completed"
+    fake.complete(healthy.id)
+    client.responses.retrieve(doomed.id)
+    failed = client.responses.retrieve(doomed.id)
+
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.code == "server_error"
+    assert failed.error.message == "boom"
+    assert failed.output == []
+    assert failed.completed_at is None
+    assert client.responses.retrieve(healthy.id).status == "completed"
+
+
+def test_fail_run_targets_one_response(client: OpenAI, fake: FakeOpenAI) -> None:
+    first = client.responses.create(model="gpt-5.5", input="a", background=True)
+    second = client.responses.create(model="gpt-5.5", input="b", background=True)
+
+    fake.fail_run(second.id, code="rate_limit_exceeded", message="slow down")
+    fake.complete(first.id)
+    fake.complete(second.id)
+
+    assert client.responses.retrieve(first.id).status == "completed"
+    failed = client.responses.retrieve(second.id)
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.code == "rate_limit_exceeded"
+
+
+def test_usage_counts_tokens(client: OpenAI) -> None:
+    short = client.responses.create(model="gpt-5.5", input="hi")
+    long = client.responses.create(model="gpt-5.5", input="hi " * 200, instructions="be brief")
+
+    assert short.usage is not None
+    assert long.usage is not None
+    assert short.usage.input_tokens > 0
+    assert short.usage.output_tokens > 0
+    assert short.usage.total_tokens == short.usage.input_tokens + short.usage.output_tokens
+    assert short.usage.input_tokens_details.cache_write_tokens == 0
+    assert long.usage.input_tokens > short.usage.input_tokens
+    assert long.usage.output_tokens > short.usage.output_tokens
+
+
+def test_usage_hook_overrides_counts(client: OpenAI, fake: FakeOpenAI) -> None:
+    fake.usage = lambda body, reply: (1000, 7)
+
+    response = client.responses.create(model="gpt-5.5", input="hi")
+
+    assert response.usage is not None
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (1000, 7)
+    assert response.usage.total_tokens == 1007
+
+
+def test_custom_reply_callable(client: OpenAI, fake: FakeOpenAI) -> None:
+    seen: list[dict] = []
+
+    def reply(body: dict) -> str:
+        seen.append(body)
+        return f"{body['model']} says hi"
+
+    fake.reply = reply
+    response = client.responses.create(model="gpt-5.5", input="x", metadata={"k": "v"})
+
+    assert response.output_text == "gpt-5.5 says hi"
+    assert seen == [{"model": "gpt-5.5", "input": "x", "metadata": {"k": "v"}}]
+
+
+def test_reply_from_the_constructor() -> None:
+    with FakeOpenAI(reply=lambda body: "fixed") as custom:
+        sdk = OpenAI(api_key="test", base_url=custom.base_url, _strict_response_validation=True)
+        assert sdk.responses.create(model="m", input="x").output_text == "fixed"
+        sdk.close()
+
+
+def test_inspection_helpers(client: OpenAI, fake: FakeOpenAI) -> None:
+    one = client.responses.create(model="gpt-5.5", input="one", store=True)
+    two = client.responses.create(model="gpt-5.5", input="two", background=True)
+
+    assert fake.created() == [
+        {"model": "gpt-5.5", "input": "one", "store": True},
+        {"model": "gpt-5.5", "input": "two", "background": True},
+    ]
+    assert fake.response_ids() == [one.id, two.id]
+    assert fake.status_of(one.id) == "completed"
+    assert fake.status_of(two.id) == "queued"
+    assert fake.running() == [two.id]
+    fake.created()[0]["input"] = "mutated"
+    assert fake.created()[0]["input"] == "one"
+    with pytest.raises(KeyError):
+        fake.status_of("resp_missing")
+
+
+def test_unknown_route_is_404(client: OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError):
+        client.responses.input_tokens.count(model="gpt-5.5", input="x")
+
+
+def test_concurrent_creates_get_distinct_ids(fake: FakeOpenAI) -> None:
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        sdk = OpenAI(api_key="test", base_url=fake.base_url, _strict_response_validation=True)
+        try:
+            for i in range(5):
+                created = sdk.responses.create(model="m", input=f"{n}-{i}", background=True)
+                ids.append(created.id)
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
+            errors.append(exc)
+        finally:
+            sdk.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(set(ids)) == 40
+    assert sorted(fake.response_ids()) == sorted(ids)
+    assert len(fake.running()) == 40
