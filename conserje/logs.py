@@ -39,4 +39,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # One line per HTTP call drowns the story of a turn; failures are logged by callers.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    for noisy in ("httpx2", "httpcore2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

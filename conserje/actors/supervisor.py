@@ -73,10 +73,9 @@ class Supervisor(pykka.ThreadingActor):
 
     def _boot(self, states: dict[str, ChatState]) -> None:
         self._states = states
-        for chat, state in states.items():
-            if state.has_work:
-                self._actor_for(chat)
         early, self._early = self._early or [], None
+        for chat in [chat for chat, state in states.items() if state.has_work]:
+            self._actor_for(chat)
         for message in early:
             self._deliver(message)
         self._board.chats_known = len(self._states) + len(self._actors)

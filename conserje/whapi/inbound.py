@@ -114,7 +114,9 @@ def parse_webhook(body: bytes) -> WebhookBatch:
     """
     try:
         envelope = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+    # msgspec reports bad UTF-8 inside a string and very deep nesting with Python's
+    # own exceptions rather than DecodeError; all three mean "not a webhook".
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedWebhook(f"body is not JSON: {exc}") from exc
     if not isinstance(envelope, dict):
         raise MalformedWebhook("body is not a JSON object")

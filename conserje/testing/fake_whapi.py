@@ -1,0 +1,414 @@
+"""A stateful fake of the Whapi.Cloud gateway, served on 127.0.0.1.
+
+It answers the REST calls Conserje makes (send text/voice/image, presences, mark read,
+media download, message history) with Whapi's wire shapes and error bodies, records
+what was sent, and plays Whapi's webhook side: it echoes every API send back to the
+configured webhook URL, retrying with linear backoff until it gets HTTP 200, so a test
+can kill and restart the server under test and still see the echo arrive.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+from conserje.testing import payloads
+from conserje.testing._server import FakeRequest, FakeResponse, FakeServer, json_response
+
+__all__ = ["FakeWhapi", "SentMessage"]
+
+_TO_PATTERN = re.compile(r"[\d-]{9,31}(@[\w.]{1,})?")
+_MEDIA_MIME = {"voice": "audio/ogg; codecs=opus", "image": "image/jpeg"}
+_MEDIA_FIELDS = ("caption", "seconds", "width", "height")
+_PRESENCES = {"typing", "recording", "pause"}
+_OWN_PRESENCES = {"online", "offline"}
+_MAX_TYPING_TIME = 60
+# Whapi retries failed webhooks with a linearly growing delay; these keep the same
+# shape at test speed, bounded in attempts and in total time.
+_ECHO_ATTEMPTS = 10
+_ECHO_BACKOFF_STEP = 0.2
+_ECHO_BUDGET = 15.0
+_ECHO_TIMEOUT = 2.0
+_WEBHOOK_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One message the fake accepted through ``POST /messages/{type}``.
+
+    Attributes:
+        id: the id the fake assigned (``message.id`` in the answer).
+        chat_id: the normalised chat id (a bare phone gets ``@s.whatsapp.net``).
+        type: ``text``, ``voice`` or ``image``.
+        body: the text, or the media caption (``""`` without one).
+        typing_time: the requested ``typing_time`` in seconds.
+        received_at: the fake's clock when the request arrived.
+        raw: the request's JSON body as the client sent it.
+    """
+
+    id: str
+    chat_id: str
+    type: str
+    body: str
+    typing_time: float
+    received_at: float
+    raw: dict[str, Any]
+
+
+class _Rejected(Exception):
+    """Ends a request early with an error answer."""
+
+    def __init__(self, response: FakeResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class FakeWhapi(FakeServer):
+    """A fake Whapi.Cloud channel: REST API, sent-message log, webhook echoes.
+
+    Attributes:
+        token: the bearer token every call must carry.
+        own_number: the channel's own number (``from`` of sent messages).
+        webhook_url: where echoes and :meth:`post_webhook` go; settable at any time,
+            and echo retries pick up a new value.
+        webhook_headers: headers sent with every webhook POST.
+        echo: whether API sends are echoed to ``webhook_url``.
+        echo_delay: seconds before an echo's first attempt, so it normally lands
+            after the send's answer as with the real gateway.
+        authorised: when ``False``, every call gets 401 (channel logged out).
+    """
+
+    def __init__(
+        self,
+        token: str = "test-token",  # noqa: S107 - a fake channel's token, not a secret
+        own_number: str = payloads.OWN_NUMBER,
+        webhook_url: str | None = None,
+        *,
+        webhook_headers: dict[str, str] | None = None,
+        echo: bool = True,
+        clock: Callable[[], float] = time.time,
+        echo_delay: float = 0.05,
+    ) -> None:
+        super().__init__()
+        self.token = token
+        self.own_number = own_number
+        self.webhook_url = webhook_url
+        self.webhook_headers = dict(webhook_headers or {})
+        self.echo = echo
+        self.echo_delay = echo_delay
+        self.authorised = True
+        self._clock = clock
+        self._state = threading.Lock()
+        self._closing = threading.Event()
+        self._sent: list[SentMessage] = []
+        self._history: list[dict[str, Any]] = []
+        self._presences_set: list[tuple[str, str]] = []
+        self._subscriptions: set[str] = set()
+        self._read_marks: list[str] = []
+        self._media: dict[str, tuple[bytes, str]] = {}
+        self._deliveries: list[tuple[dict[str, Any], int | None]] = []
+        self._echo_threads: list[threading.Thread] = []
+
+    @property
+    def sent(self) -> list[SentMessage]:
+        """Messages sent through the API so far, oldest first (a snapshot)."""
+        with self._state:
+            return list(self._sent)
+
+    @property
+    def presences_set(self) -> list[tuple[str, str]]:
+        """``(entry, presence)`` pairs from ``PUT /presences/{entry}`` (a snapshot)."""
+        with self._state:
+            return list(self._presences_set)
+
+    @property
+    def subscriptions(self) -> set[str]:
+        """Entries subscribed with ``POST /presences/{entry}`` (a snapshot)."""
+        with self._state:
+            return set(self._subscriptions)
+
+    @property
+    def read_marks(self) -> list[str]:
+        """Message ids marked read with ``PUT /messages/{id}`` (a snapshot)."""
+        with self._state:
+            return list(self._read_marks)
+
+    @property
+    def webhook_deliveries(self) -> list[tuple[dict[str, Any], int | None]]:
+        """Every echo attempt as ``(payload, status)``; ``None`` when unreachable."""
+        with self._state:
+            return list(self._deliveries)
+
+    def sent_to(self, chat_id: str) -> list[SentMessage]:
+        """Return the messages sent to one chat (a bare phone is accepted too)."""
+        wanted = _chat_id(chat_id)
+        return [m for m in self.sent if m.chat_id == wanted]
+
+    def add_media(self, media_id: str, data: bytes, content_type: str) -> None:
+        """Make ``GET /media/{media_id}`` return ``data`` as ``content_type``."""
+        with self._state:
+            self._media[media_id] = (data, content_type)
+
+    def add_history(self, message: dict[str, Any]) -> None:
+        """Add a Message object (e.g. an inbound one) to ``GET /messages/list``."""
+        with self._state:
+            self._history.append(copy.deepcopy(message))
+
+    def post_webhook(self, payload: dict[str, Any], path: str = "") -> int:
+        """POST a payload to ``webhook_url + path``, as Whapi delivering an event.
+
+        Args:
+            payload: the webhook body, e.g. from :mod:`conserje.testing.payloads`.
+            path: appended to ``webhook_url`` (Whapi's path and method modes).
+
+        Returns:
+            The HTTP status the receiver answered.
+
+        Raises:
+            RuntimeError: no ``webhook_url`` is set.
+            httpx2.TransportError: the receiver could not be reached.
+        """
+        if self.webhook_url is None:
+            raise RuntimeError("FakeWhapi.webhook_url is not set")
+        return _post_json(self.webhook_url + path, self.webhook_headers, payload, _WEBHOOK_TIMEOUT)
+
+    def reset(self) -> None:
+        """Forget all traffic and recorded state, as a freshly built fake would.
+
+        Pending echo retries are abandoned, injected faults dropped, and ``authorised``
+        is ``True`` again; the settings (token, webhook URL and headers, echo) are kept.
+        This lets one fake serve many tests without paying for a server restart each.
+        """
+        self._abandon_echoes()
+        self._closing.clear()
+        with self._lock:
+            self._log.clear()
+            self._faults.clear()
+        with self._state:
+            self._sent.clear()
+            self._history.clear()
+            self._presences_set.clear()
+            self._subscriptions.clear()
+            self._read_marks.clear()
+            self._media.clear()
+            self._deliveries.clear()
+        self.authorised = True
+
+    def stop(self) -> None:
+        """Stop serving and abandon pending echo retries."""
+        super().stop()
+        self._abandon_echoes()
+
+    def route(self, request: FakeRequest) -> FakeResponse:
+        """Answer one Whapi API call."""
+        if request.header("authorization") != f"Bearer {self.token}":
+            return _error(404, "Channel not found")
+        if not self.authorised:
+            return _error(401, "Need channel authorization")
+        parts = tuple(request.path.strip("/").split("/"))
+        try:
+            return self._route(request, parts)
+        except _Rejected as rejected:
+            return rejected.response
+
+    def _route(self, request: FakeRequest, parts: tuple[str, ...]) -> FakeResponse:
+        match (request.method, parts):
+            case ("POST", ("messages", "text" | "voice" | "image" as kind)):
+                return self._send(kind, _json_object(request))
+            case ("GET", ("messages", "list", chat_id)):
+                return self._list(chat_id, request.query)
+            case ("PUT", ("messages", message_id)):
+                with self._state:
+                    self._read_marks.append(message_id)
+                return json_response(200, {"success": True})
+            case ("PUT", ("presences", entry)):
+                return self._set_presence(entry, _json_object(request))
+            case ("POST", ("presences", entry)):
+                return self._subscribe(entry)
+            case ("GET", ("media", media_id)):
+                with self._state:
+                    stored = self._media.get(media_id)
+                if stored is None:
+                    raise _Rejected(_error(404, "Media not found"))
+                return FakeResponse(200, stored[0], content_type=stored[1])
+        raise _Rejected(_error(404, "Not found", f"{request.method} {request.path}"))
+
+    def _send(self, kind: str, data: dict[str, Any]) -> FakeResponse:
+        to = data.get("to")
+        if not isinstance(to, str) or not _TO_PATTERN.fullmatch(to):
+            raise _Rejected(_bad_request('"to" must be a phone number or chat id'))
+        typing_time = data.get("typing_time", 0)
+        if not _is_number(typing_time) or not 0 <= typing_time <= _MAX_TYPING_TIME:
+            raise _Rejected(_bad_request('"typing_time" must be between 0 and 60'))
+        if kind == "text":
+            body = data.get("body")
+            if not isinstance(body, str) or not body:
+                raise _Rejected(_bad_request('"body" is required'))
+            content: dict[str, Any] = {"body": body}
+        else:
+            media = data.get("media")
+            if not isinstance(media, str) or not media:
+                raise _Rejected(_bad_request('"media" is required'))
+            content = {
+                "id": f"{kind}-{secrets.token_hex(10)}",
+                "mime_type": data.get("mime_type") or _MEDIA_MIME[kind],
+            }
+            content.update({k: data[k] for k in _MEDIA_FIELDS if k in data})
+            body = data.get("caption") or ""
+        now = self._clock()
+        chat_id = _chat_id(to)
+        message = payloads.message(
+            chat_id,
+            kind,
+            content,
+            from_me=True,
+            source="api",
+            timestamp=int(now),
+            own_number=self.own_number,
+        )
+        record = SentMessage(message["id"], chat_id, kind, body, float(typing_time), now, data)
+        with self._state:
+            self._sent.append(record)
+            self._history.append(message)
+        if self.echo and self.webhook_url is not None:
+            self._start_echo(payloads.envelope("messages", [message], "messages"))
+        return json_response(201, {"sent": True, "message": message})
+
+    def _list(self, chat_id: str, query: dict[str, str]) -> FakeResponse:
+        if "@" not in chat_id:
+            raise _Rejected(_bad_request("ChatID must be a JID, e.g. <digits>@s.whatsapp.net"))
+        count = _query_int(query, "count", 100)
+        offset = _query_int(query, "offset", 0)
+        time_from = _query_int(query, "time_from", 0)
+        time_to = _query_int(query, "time_to", sys.maxsize)
+        from_me = query.get("from_me")
+        if from_me not in (None, "true", "false"):
+            raise _Rejected(_bad_request('"from_me" must be true or false'))
+        with self._state:
+            history = list(self._history)
+        # Insertion order breaks timestamp ties, so of two sends in one second the later
+        # one is listed first, as it would be on the real channel.
+        newest_first = sorted(
+            enumerate(history), key=lambda item: (int(item[1]["timestamp"]), item[0]), reverse=True
+        )
+        matching = [
+            m
+            for _, m in newest_first
+            if m.get("chat_id") == chat_id
+            and time_from <= int(m["timestamp"]) <= time_to
+            and (from_me is None or bool(m.get("from_me")) == (from_me == "true"))
+        ]
+        page = matching[offset : offset + count]
+        return json_response(
+            200, {"messages": page, "count": len(page), "total": len(matching), "offset": offset}
+        )
+
+    def _set_presence(self, entry: str, data: dict[str, Any]) -> FakeResponse:
+        presence = data.get("presence")
+        allowed = _OWN_PRESENCES if entry == "me" else _PRESENCES
+        if presence not in allowed:
+            raise _Rejected(_bad_request(f'"presence" must be one of {sorted(allowed)}'))
+        delay = data.get("delay", 0)
+        if not _is_number(delay) or delay < 0:
+            raise _Rejected(_bad_request('"delay" must be a number of seconds >= 0'))
+        with self._state:
+            self._presences_set.append((entry, presence))
+        return json_response(200, {"success": True})
+
+    def _subscribe(self, entry: str) -> FakeResponse:
+        with self._state:
+            repeated = entry in self._subscriptions
+            self._subscriptions.add(entry)
+        if repeated:
+            raise _Rejected(_error(409, "already subscribed"))
+        return json_response(200, {"success": True})
+
+    def _start_echo(self, payload: dict[str, Any]) -> None:
+        thread = threading.Thread(target=self._deliver, args=(payload,), daemon=True)
+        with self._state:
+            self._echo_threads = [t for t in self._echo_threads if t.is_alive()]
+            self._echo_threads.append(thread)
+        thread.start()
+
+    def _abandon_echoes(self) -> None:
+        self._closing.set()
+        with self._state:
+            threads, self._echo_threads = self._echo_threads, []
+        for thread in threads:
+            thread.join(timeout=_ECHO_TIMEOUT + 1)
+
+    def _deliver(self, payload: dict[str, Any]) -> None:
+        deadline = time.monotonic() + _ECHO_BUDGET
+        if self._closing.wait(self.echo_delay):
+            return
+        for attempt in range(1, _ECHO_ATTEMPTS + 1):
+            url, remaining = self.webhook_url, deadline - time.monotonic()
+            if url is None or remaining <= 0:
+                return
+            try:
+                status: int | None = _post_json(
+                    url, self.webhook_headers, payload, min(_ECHO_TIMEOUT, remaining)
+                )
+            except httpx2.TransportError:
+                status = None
+            with self._state:
+                self._deliveries.append((payload, status))
+            # Whapi counts only an exact 200 as delivered.
+            if status == 200 or self._closing.wait(_ECHO_BACKOFF_STEP * attempt):
+                return
+
+
+def _post_json(url: str, headers: dict[str, str], payload: Any, timeout: float) -> int:
+    # Webhook targets are local test servers; proxy settings from the environment
+    # must not reroute them.
+    response = httpx2.post(url, json=payload, headers=headers, timeout=timeout, trust_env=False)
+    return response.status_code
+
+
+def _chat_id(to: str) -> str:
+    return to if "@" in to else f"{to}@s.whatsapp.net"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _json_object(request: FakeRequest) -> dict[str, Any]:
+    try:
+        data = request.json()
+    except ValueError:
+        raise _Rejected(_bad_request("the body is not valid JSON")) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise _Rejected(_bad_request("the body must be a JSON object"))
+    return data
+
+
+def _query_int(query: dict[str, str], name: str, default: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise _Rejected(_bad_request(f'"{name}" must be a non-negative integer'))
+    return int(raw)
+
+
+def _error(status: int, message: str, details: str | None = None) -> FakeResponse:
+    error: dict[str, Any] = {"code": status, "message": message}
+    if details is not None:
+        error["details"] = details
+    return json_response(status, {"error": error})
+
+
+def _bad_request(details: str) -> FakeResponse:
+    return _error(400, "Wrong request parameters", details)

@@ -1,0 +1,78 @@
+"""Fixtures that start the real server as a process, wired to the two fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from conserje.testing.fake_openai import FakeOpenAI
+from conserje.testing.fake_whapi import FakeWhapi
+from conserje.testing.process import ServerProcess, free_port
+from conserje.testing.wait import wait_for
+
+WHAPI_TOKEN = "whapi-test-token"
+
+
+@pytest.fixture
+def openai_fake():
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def whapi_fake():
+    with FakeWhapi(token=WHAPI_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def make_server(tmp_path, openai_fake, whapi_fake):
+    """Build (not start) a server pointed at the fakes; Whapi echoes to its /hook."""
+    servers: list[ServerProcess] = []
+
+    def make(**env: str) -> ServerProcess:
+        port = free_port()
+        settings = {
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": openai_fake.base_url,
+            "WHAPI_TOKEN": WHAPI_TOKEN,
+            "WHAPI_API_URL": whapi_fake.url,
+            "BUFFER_WINDOW_MS": "300",
+            "LOG_LEVEL": "DEBUG",
+            **env,
+        }
+        server = ServerProcess(tmp_path / "data", settings, port=port)
+        whapi_fake.webhook_url = f"{server.url}/hook"
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        if server.process is not None:
+            server.kill()
+
+
+def settle(server: ServerProcess, whapi: FakeWhapi, *, turns: int) -> None:
+    """Wait until ``turns`` turns have finished and nothing else is in flight.
+
+    Echoes of every send must have been delivered back to the server too, so a test
+    that then counts replies would see any reply those echoes wrongly caused.
+    """
+    wait_for(
+        lambda: len(server.events("turn_finished")) >= turns,
+        timeout=20,
+        what=f"{turns} turns finished",
+    )
+
+    def echoes_delivered() -> bool:
+        delivered = {p["messages"][0]["id"] for p, s in whapi.webhook_deliveries if s == 200}
+        return all(m.id in delivered for m in whapi.sent)
+
+    wait_for(echoes_delivered, timeout=20, what="every echo delivered")
+    wait_for(
+        lambda: (
+            server.get("/locks").json()["activeLocks"] == 0
+            and server.get("/locks").json()["activeQueues"] == 0
+        ),
+        timeout=20,
+        what="no chat at work",
+    )
