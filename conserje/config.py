@@ -44,6 +44,7 @@ class Settings:
     openai_background: bool
     openai_run_timeout_ms: int
     openai_request_timeout_ms: int
+    openai_strict_validation: bool
     whapi_token: str
     whapi_api_url: str
     whapi_timeout_ms: int
@@ -169,6 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_background=r.boolean("OPENAI_BACKGROUND", True),
         openai_run_timeout_ms=r.integer("OPENAI_RUN_TIMEOUT_MS", 120_000, 1_000, 3_600_000),
         openai_request_timeout_ms=r.integer("OPENAI_REQUEST_TIMEOUT_MS", 30_000, 100, 600_000),
+        openai_strict_validation=r.boolean("OPENAI_STRICT_VALIDATION", False),
         whapi_token=r.required("WHAPI_TOKEN", "your Whapi channel token"),
         whapi_api_url=r.url("WHAPI_API_URL", "https://gate.whapi.cloud") or "",
         whapi_timeout_ms=r.integer("WHAPI_TIMEOUT_MS", 15_000, 100, 120_000),

@@ -79,6 +79,7 @@ class Runtime:
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
             timeout=settings.openai_request_timeout_ms / 1000,
+            _strict_response_validation=settings.openai_strict_validation,
         )
         model = ResponsesModel(
             client,

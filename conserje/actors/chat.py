@@ -91,7 +91,12 @@ class ChatActor(pykka.ThreadingActor):
 
     def _report(self) -> None:
         turn = self.state.turn
-        self._supervisor.tell(Arm(self.state.chat, self._buffer.deadline()))
-        self._supervisor.tell(
-            ChatStatus(self.state.chat, turn.started_at if turn else None, len(self.state.pending))
-        )
+        try:
+            self._supervisor.tell(Arm(self.state.chat, self._buffer.deadline()))
+            self._supervisor.tell(
+                ChatStatus(
+                    self.state.chat, turn.started_at if turn else None, len(self.state.pending)
+                )
+            )
+        except pykka.ActorDeadError:
+            log.debug("chat %s: supervisor stopped; status not reported", mask(self.state.chat))

@@ -97,6 +97,8 @@ class ChatState:
                     self.guest_name = event.sender
             case TurnStarted():
                 consumed = [self.pending.pop(i) for i in event.message_ids if i in self.pending]
+                # Whapi does not deliver in order; the guest's own clock orders a burst.
+                consumed.sort(key=lambda m: (m.sent_at, m.seq))
                 self.turn = TurnInFlight(event.turn_id, consumed, event.ts)
             case RunStarted():
                 turn = self._turn(event.turn_id)

@@ -71,8 +71,8 @@ class ServerProcess:
         """The journal file in the data dir."""
         return self.data_dir / "journal.jsonl"
 
-    def start(self, *, ready_timeout: float = 20.0) -> Self:
-        """Start the server and wait until ``/ready`` answers 200."""
+    def start(self, *, wait: bool = True, ready_timeout: float = 20.0) -> Self:
+        """Start the server and, unless ``wait`` is false, wait until ``/ready`` is 200."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -82,7 +82,8 @@ class ServerProcess:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
             )
-        wait_for(self._ready, timeout=ready_timeout, what=f"server ready at {self.url}")
+        if wait:
+            wait_for(self._ready, timeout=ready_timeout, what=f"server ready at {self.url}")
         return self
 
     def kill(self) -> None:

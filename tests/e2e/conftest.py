@@ -37,6 +37,7 @@ def make_server(tmp_path, openai_fake, whapi_fake):
             "WHAPI_TOKEN": WHAPI_TOKEN,
             "WHAPI_API_URL": whapi_fake.url,
             "BUFFER_WINDOW_MS": "300",
+            "OPENAI_STRICT_VALIDATION": "true",
             "LOG_LEVEL": "DEBUG",
             **env,
         }

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import httpx2
+import msgspec
 import pytest
 
+from conserje.eventlog.codec import encode_line
+from conserje.eventlog.events import MessageReceived, TurnFinished, TurnStarted
 from conserje.testing import payloads
 from conserje.testing._server import Fault
 from conserje.testing.wait import wait_for
@@ -227,3 +231,66 @@ def test_sigterm_exits_zero_and_health_answers(make_server):
     assert health["phase"] == "ready"
     assert server.get("/").json()["service"] == "conserje"
     assert server.stop() == 0
+
+
+def test_a_redelivery_after_a_restart_is_still_a_duplicate(make_server, whapi_fake, openai_fake):
+    server = make_server().start()
+    payload = payloads.text_message(GUEST, "¿Hay toallas?")
+    whapi_fake.post_webhook(payload)
+    settle(server, whapi_fake, turns=1)
+    server.stop()
+
+    server.restart()
+    answer = server.post("/hook", json=payload)
+    server.stop()
+
+    assert answer.json()["duplicates"] == 1
+    assert len(server.events("message_received")) == 1
+    assert len(whapi_fake.sent) == 1
+
+
+def write_history(path, chats: int, turns_per_chat: int) -> int:
+    """Write a long, finished history straight to a journal file; return its length."""
+    seq = 0
+    with path.open("wb") as f:
+        for turn in range(turns_per_chat):
+            for c in range(chats):
+                chat = f"3460000{c:04d}@s.whatsapp.net"
+                base = turn * 3
+                steps = [
+                    MessageReceived(chat=chat, message_id=f"h{c}-{turn}", text="hola"),
+                    TurnStarted(chat=chat, turn_id=f"t{c}-{turn}", message_ids=[f"h{c}-{turn}"]),
+                    TurnFinished(chat=chat, turn_id=f"t{c}-{turn}", outcome="failed"),
+                ]
+                for n, step in enumerate(steps, start=1):
+                    seq += 1
+                    stamped = msgspec.structs.replace(step, seq=seq, version=base + n, ts=1.0)
+                    f.write(encode_line(stamped))
+    return seq
+
+
+def test_health_answers_during_replay_and_webhooks_wait_for_it(make_server, whapi_fake, tmp_path):
+    server = make_server()
+    server.data_dir.mkdir(parents=True)
+    events = write_history(server.journal_path, chats=20, turns_per_chat=5000)
+
+    server.start(wait=False)
+    phases = [wait_for(lambda: _health_phase(server), timeout=20, what="health answers")]
+    status = whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Seguís ahí?"))
+    wait_for(lambda: server.get("/ready").status_code == 200, timeout=60, what="ready")
+    settle(server, whapi_fake, turns=events // 3 + 1)
+    server.stop()
+
+    assert phases[0] in ("starting", "replaying")
+    assert status == 200
+    assert [m.body for m in whapi_fake.sent] == ["echo: ¿Seguís ahí?"]
+    (received,) = [e for e in server.events("message_received") if e["chat"] == GUEST]
+    assert received["seq"] == events + 1
+
+
+def _health_phase(server) -> str | None:
+    try:
+        answer = server.get("/health")
+    except httpx2.HTTPError:
+        return None
+    return answer.json()["phase"] if answer.status_code == 200 else None

@@ -324,3 +324,19 @@ def test_concurrent_claims_win_each_id_exactly_once():
 
     assert sum(len(w) for w in wins) == len(ids)
     assert set().union(*wins) == set(ids)
+
+
+def test_a_turn_orders_its_messages_by_the_guests_clock_not_by_arrival():
+    late_first = MessageReceived(chat=CHAT, message_id="b", text="segunda", sent_at=1_750_000_020)
+    early_second = MessageReceived(chat=CHAT, message_id="a", text="primera", sent_at=1_750_000_010)
+    state = fold(
+        stamped(
+            [
+                late_first,
+                early_second,
+                TurnStarted(chat=CHAT, turn_id="t1", message_ids=["b", "a"]),
+                TurnFinished(chat=CHAT, turn_id="t1", outcome="failed"),
+            ]
+        )
+    )
+    assert list(state.history) == [HistoryItem("user", "primera\nsegunda")]

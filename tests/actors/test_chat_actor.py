@@ -1,0 +1,111 @@
+"""The actor world driven by a manual clock: deadlines fire on ticks, not on sleeps."""
+
+from __future__ import annotations
+
+import openai
+import pykka
+import pytest
+
+from conserje.actors.board import Board
+from conserje.actors.buffer import BufferPolicy
+from conserje.actors.chat import ChatActor
+from conserje.actors.clock import ManualClock
+from conserje.actors.messages import Boot, Deliver, Tick
+from conserje.actors.supervisor import Supervisor
+from conserje.actors.turn import TurnDeps
+from conserje.assistant.responses import ResponsesModel
+from conserje.eventlog.events import MessageReceived
+from conserje.eventlog.jsonl import JsonlJournal
+from conserje.testing.fake_openai import FakeOpenAI
+from conserje.testing.fake_whapi import FakeWhapi
+from conserje.whapi.client import WhapiClient
+
+GUEST = "34611222333@s.whatsapp.net"
+
+
+@pytest.fixture
+def world(tmp_path, request):
+    max_messages = getattr(request, "param", 50)
+    clock = ManualClock()
+    with FakeOpenAI() as oa, FakeWhapi(token="t", echo=False) as wh:
+        journal = JsonlJournal(tmp_path / "journal.jsonl", clock=clock.now)
+        journal.start()
+        client = openai.OpenAI(api_key="k", base_url=oa.base_url, _strict_response_validation=True)
+        model = ResponsesModel(
+            client, model="m", instructions="be kind", background=True, clock=clock, run_timeout=60
+        )
+        whapi = WhapiClient(wh.url, "t")
+        deps = TurnDeps(journal, model, whapi, clock, "Europe/Madrid")
+        policy = BufferPolicy(window=5.0, max_wait=20.0, max_messages=max_messages)
+        supervisor = Supervisor.start(deps, policy, Board())
+        supervisor.tell(Boot({}))
+        yield clock, journal, supervisor, oa, wh
+        supervisor.stop()
+        journal.close()
+        whapi.close()
+
+
+def deliver(journal, supervisor, *texts):
+    drafts = [MessageReceived(chat=GUEST, message_id=f"m-{t}", text=t) for t in texts]
+    supervisor.tell(Deliver(tuple(journal.append(drafts))))
+
+
+def drain(supervisor):
+    """Wait until every actor has handled what was sent before (mailboxes are FIFO)."""
+    supervisor.ask("sync")
+    for ref in pykka.ActorRegistry.get_by_class(ChatActor):
+        ref.ask("sync")
+    supervisor.ask("sync")
+
+
+def tick(supervisor, clock):
+    """Let the ticker's next heartbeat happen now, and wait for its effects."""
+    drain(supervisor)
+    supervisor.ask(Tick(clock.now()))
+    drain(supervisor)
+
+
+def test_a_burst_is_answered_only_after_the_quiet_window(world):
+    clock, journal, supervisor, _oa, wh = world
+    deliver(journal, supervisor, "hola")
+    clock.advance(4.9)
+    tick(supervisor, clock)
+    assert wh.sent == []
+
+    clock.advance(0.2)
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: hola"]
+
+
+def test_a_message_inside_the_window_extends_it(world):
+    clock, journal, supervisor, _oa, wh = world
+    deliver(journal, supervisor, "uno")
+    clock.advance(4.0)
+    tick(supervisor, clock)
+    deliver(journal, supervisor, "dos")
+    clock.advance(4.0)
+    tick(supervisor, clock)
+    assert wh.sent == []
+
+    clock.advance(1.1)
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: uno\ndos"]
+
+
+def test_the_absolute_cap_closes_a_burst_that_never_goes_quiet(world):
+    clock, journal, supervisor, _oa, wh = world
+    for n in range(5):
+        assert wh.sent == []
+        deliver(journal, supervisor, f"parte{n}")
+        clock.advance(4.5)
+        tick(supervisor, clock)
+    # The window alone would wait until 18 + 5 = 23 s; the 20 s cap closed it at 22.5.
+    assert [m.body for m in wh.sent] == ["echo: parte0\nparte1\nparte2\nparte3\nparte4"]
+
+
+@pytest.mark.parametrize("world", [3], indirect=True)
+def test_max_messages_flushes_at_once_without_a_tick(world):
+    clock, journal, supervisor, _oa, wh = world
+    deliver(journal, supervisor, "a", "b", "c")
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: a\nb\nc"]
