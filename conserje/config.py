@@ -56,6 +56,7 @@ class Settings:
     buffer_max_messages: int
     shutdown_timeout_ms: int
     journal_fsync: bool
+    journal_segment_bytes: int
     webhook_max_bytes: int
     log_level: str
 
@@ -65,9 +66,14 @@ class Settings:
         return self.environment == "production"
 
     @property
-    def journal_path(self) -> Path:
-        """The journal file inside the data dir."""
-        return self.data_dir / "journal.jsonl"
+    def journal_dir(self) -> Path:
+        """The journal's segments, inside the data dir."""
+        return self.data_dir / "journal"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        """The snapshots of all chats' state, inside the data dir."""
+        return self.data_dir / "snapshots"
 
 
 class _Reader:
@@ -182,6 +188,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         buffer_max_messages=r.integer("BUFFER_MAX_MESSAGES", 50, 1, 10_000),
         shutdown_timeout_ms=r.integer("SHUTDOWN_TIMEOUT_MS", 5_000, 0, 600_000),
         journal_fsync=r.choice("JOURNAL_FSYNC", "always", ("always", "off")) == "always",
+        journal_segment_bytes=r.integer(
+            "JOURNAL_SEGMENT_BYTES", 64 * 1024 * 1024, 4096, 16 * 1024 * 1024 * 1024
+        ),
         webhook_max_bytes=r.integer("WEBHOOK_MAX_BYTES", 1_048_576, 1_024, 104_857_600),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
     )

@@ -6,6 +6,7 @@ The hierarchy::
     ├── ConfigError          settings are missing or malformed (one line per problem)
     ├── JournalError
     │   ├── JournalCorrupt   a line in the middle of the journal cannot be read
+    │   ├── JournalConflict  an append expected a chat version that has moved on
     │   └── JournalUnavailable  the journal cannot accept appends (stopped, or a write failed)
     ├── MalformedWebhook     a webhook body is not a JSON object (answered 400)
     ├── WhapiError           Whapi answered an error or could not be reached
@@ -19,6 +20,7 @@ from pathlib import Path
 __all__ = [
     "ConfigError",
     "ConserjeError",
+    "JournalConflict",
     "JournalCorrupt",
     "JournalError",
     "JournalUnavailable",
@@ -45,13 +47,27 @@ class JournalError(ConserjeError):
 
 
 class JournalCorrupt(JournalError):
-    """A line that is not the last one cannot be decoded; the server must not start."""
+    """The journal cannot be trusted past a point; the server must not start.
+
+    ``line`` is 1-based, or 0 when the problem is the file as a whole.
+    """
 
     def __init__(self, path: Path, line: int, reason: str) -> None:
-        super().__init__(f"{path}: line {line} is damaged ({reason})")
+        where = f"{path}: line {line}" if line else str(path)
+        super().__init__(f"{where}: {reason}")
         self.path = path
         self.line = line
         self.reason = reason
+
+
+class JournalConflict(JournalError):
+    """An append expected ``chat`` at version ``expected``, but it is at ``actual``."""
+
+    def __init__(self, chat: str, expected: int, actual: int) -> None:
+        super().__init__(f"chat is at version {actual}, not {expected}")
+        self.chat = chat
+        self.expected = expected
+        self.actual = actual
 
 
 class JournalUnavailable(JournalError):

@@ -64,8 +64,9 @@ class Runtime:
         self.failure: str | None = None
         self._on_fatal = on_fatal
         self.journal = JsonlJournal(
-            settings.journal_path,
+            settings.journal_dir,
             fsync=settings.journal_fsync,
+            segment_bytes=settings.journal_segment_bytes,
             clock=self.clock.now,
             on_fatal=self._journal_failed,
         )

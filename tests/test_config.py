@@ -81,7 +81,7 @@ def test_minimal_env_gives_the_documented_defaults(env, tmp_path):
     assert settings.whapi_token == "whapi-token-for-tests"
     assert settings.data_dir == tmp_path / "data"
     assert settings.data_dir.is_dir()
-    assert settings.journal_path == tmp_path / "data" / "journal.jsonl"
+    assert settings.journal_dir == tmp_path / "data" / "journal"
 
 
 def test_valid_overrides_are_read(env):

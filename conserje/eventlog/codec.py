@@ -1,24 +1,109 @@
-"""Encoding events to journal lines and back, with msgspec."""
+"""Journal lines: an event as JSON, sealed with a hash that chains it to the line before.
+
+A line is the event's JSON object with two fields added at its end::
+
+    {"type":"message_received","seq":7,...,"more":1,"h":"9f0c...e1"}
+
+* ``h`` is a 128-bit BLAKE2b of the previous line's ``h`` and this line's body (the line
+  without ``"h"``). It is at once a checksum (a flipped byte breaks it) and a chain (a
+  deleted, reordered or edited line breaks every ``h`` after it).
+* ``more`` is present only inside a multi-event append: how many lines of the same
+  append follow. A crash mid-append leaves a last line with ``more`` > 0, and the whole
+  unfinished append is cut off at open: an append is written all or nothing.
+
+The chain starts from :data:`GENESIS` in a new journal.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
 
 import msgspec
 
 from conserje.eventlog.events import AnyEvent, Event
 
-__all__ = ["decode_line", "encode_line"]
+__all__ = ["GENESIS", "BadLine", "SealedLine", "decode_line", "encode_line", "open_line", "seal"]
+
+GENESIS = "0" * 32
+"""The ``h`` a journal's first line chains from."""
+
+_SUFFIX = re.compile(rb',"h":"([0-9a-f]{32})"\}\n\Z')
+_MORE = re.compile(rb',"more":(\d+)\}\Z')
+_SUFFIX_LEN = len(b',"h":"') + 32 + len(b'"}\n')
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)
 
 
+class BadLine(ValueError):
+    """A journal line that cannot be trusted; ``reason`` says why in plain words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SealedLine:
+    """A checked line: its event, its hash, and how many lines of its append follow."""
+
+    event: Event
+    h: str
+    more: int
+
+
+def _digest(prev: str, body: bytes) -> str:
+    return hashlib.blake2b(prev.encode() + body, digest_size=16).hexdigest()
+
+
+def seal(event: Event, prev: str, more: int = 0) -> tuple[bytes, str]:
+    """Encode ``event`` as a sealed line chained to ``prev``; return the line and its hash."""
+    body = _encoder.encode(event)
+    if more:
+        body = body[:-1] + b',"more":%d}' % more
+    h = _digest(prev, body)
+    return body[:-1] + b',"h":"' + h.encode() + b'"}\n', h
+
+
+def open_line(raw: bytes, prev: str) -> SealedLine:
+    """Check and decode one sealed line.
+
+    Args:
+        raw: the line, with its newline.
+        prev: the previous line's hash (:data:`GENESIS` for a journal's first line).
+
+    Raises:
+        BadLine: the line is cut short, has Windows line endings, fails its hash or
+            chain, or is not an event.
+    """
+    if raw.endswith(b"\r\n"):
+        raise BadLine("Windows line ending (CRLF): the file was converted or edited")
+    if not raw.endswith(b"\n"):
+        raise BadLine("no newline at the end: the line was cut short")
+    match = _SUFFIX.search(raw)
+    if match is None:
+        raise BadLine("no hash at the end of the line: not a Conserje journal line")
+    h = match.group(1).decode()
+    body = raw[:-_SUFFIX_LEN] + b"}"
+    if _digest(prev, body) != h:
+        raise BadLine("hash does not match: the line was altered, or a line before it")
+    try:
+        event = _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadLine(f"not an event: {exc}") from exc
+    more = _MORE.search(body)
+    return SealedLine(event, h, int(more.group(1)) if more else 0)
+
+
 def encode_line(event: Event) -> bytes:
-    """Encode ``event`` as one journal line, newline included."""
+    """Encode ``event`` as plain JSON with a newline, unsealed (for exports)."""
     return _encoder.encode(event) + b"\n"
 
 
 def decode_line(line: bytes) -> Event:
-    """Decode one journal line (with or without its newline).
+    """Decode an event from JSON, ignoring any seal.
 
     Raises:
         msgspec.DecodeError: the line is not a valid event.

@@ -1,16 +1,21 @@
-"""The journal on disk: one JSON Lines file, one writer thread, group commit.
+"""The journal on disk: JSON Lines segments, one writer thread, group commit.
 
-Invariants (tested in ``tests/eventlog``):
+Invariants (the conformance suite in :mod:`conserje.testing.journal_contract` checks
+them against every backend):
 
-* ``seq`` is strictly increasing, with no gaps, across the whole file.
+* ``seq`` is strictly increasing, with no gaps, across all segments.
 * Each chat's ``version`` is contiguous from 1.
+* An append with ``expected_version`` fails with :class:`JournalConflict` if the
+  chat's version moved; nothing of it is written.
+* An append's events are written all or nothing, with consecutive ``seq``.
 * :meth:`JsonlJournal.append` returns only after an ``fdatasync`` of a batch that
-  contains its events; many appends waiting at once share one ``fdatasync``.
-* A failed write or sync is fatal: the journal refuses every later append and never
-  retries the sync (after a failed ``fsync`` the kernel may have dropped the dirty
-  pages, so a retry that succeeds proves nothing).
-* At open, a last line cut short by a crash is removed and reported; an unreadable
-  line anywhere else stops the open with the file and line number.
+  contains its events; appends waiting together share one ``fdatasync``.
+* A failed write or sync is fatal: every later append is refused and the sync is never
+  retried (after a failed ``fsync`` the kernel may have dropped the dirty pages, so a
+  retry that succeeds proves nothing).
+* Every line is sealed and chained (:mod:`conserje.eventlog.codec`). At open, an append
+  cut short by a crash at the end of the last segment is removed and reported; a bad
+  line anywhere else stops the open, naming the file and line.
 """
 
 from __future__ import annotations
@@ -22,56 +27,76 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 
-from conserje.errors import JournalCorrupt, JournalUnavailable
-from conserje.eventlog.codec import decode_line, encode_line
+from conserje.errors import JournalConflict, JournalCorrupt, JournalUnavailable
+from conserje.eventlog.codec import GENESIS, BadLine, SealedLine, open_line, seal
 from conserje.eventlog.events import Event
+from conserje.eventlog.segments import Segment, fsync_dir, list_segments, segment_path
 
-__all__ = ["JsonlJournal"]
+__all__ = ["DEFAULT_SEGMENT_BYTES", "JsonlJournal", "Position"]
 
 log = logging.getLogger(__name__)
 
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 _MAX_BATCH = 1024
 
 
-class _Append:
-    __slots__ = ("events", "future")
+@dataclass(frozen=True)
+class Position:
+    """A point in the journal: after ``seq``, whose line hashed to ``h``.
 
-    def __init__(self, events: Sequence[Event]) -> None:
+    A snapshot records one, so replay can start there instead of at the beginning.
+    """
+
+    seq: int = 0
+    h: str = GENESIS
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+class _Append:
+    __slots__ = ("events", "expected", "future")
+
+    def __init__(self, events: Sequence[Event], expected: int | None) -> None:
         self.events = events
+        self.expected = expected
         self.future: Future[list[Event]] = Future()
 
 
 class JsonlJournal:
-    """An append-only journal in one JSONL file.
+    """An append-only journal of JSONL segments in one directory.
 
     Use it in two phases: :meth:`replay` reads what is on disk (once), then
     :meth:`start` opens it for appends.
 
     Args:
-        path: the journal file; created if missing.
+        directory: where the segments live; created if missing.
+        clock: wall-clock time in Unix seconds, stamped on each event.
         fsync: make each batch durable with ``fdatasync`` before acknowledging it.
             Turning it off is for development only.
-        clock: wall-clock time in Unix seconds, stamped on each event.
+        segment_bytes: start a new segment once the current one reaches this size.
         on_fatal: called once, from the writer thread, when a write or sync fails.
     """
 
     def __init__(
         self,
-        path: Path,
+        directory: Path,
         *,
-        fsync: bool = True,
         clock: Callable[[], float],
+        fsync: bool = True,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
-        self.path = path
-        self._fsync = fsync
+        self.directory = directory
         self._clock = clock
+        self._fsync = fsync
+        self._segment_bytes = segment_bytes
         self._on_fatal = on_fatal
         self._seq = 0
+        self._h = GENESIS
         self._versions: dict[str, int] = {}
         self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -89,70 +114,90 @@ class JsonlJournal:
         """The write or sync error that stopped the journal, if any."""
         return self._failure
 
-    def replay(self) -> Iterator[Event]:
-        """Yield every event on disk, in order, cutting off a torn last line.
+    def position(self) -> Position:
+        """Where the journal ends now; read it only while no append is in progress."""
+        return Position(self._seq, self._h, dict(self._versions))
+
+    def replay(self, start: Position | None = None) -> Iterator[Event]:
+        """Yield the events after ``start`` (default: all), checking every line.
 
         Raises:
-            JournalCorrupt: a line other than the last cannot be decoded, or the
-                sequence numbers are out of order.
+            JournalCorrupt: a line other than the unfinished tail is bad, a segment
+                is missing, or seq or a chat's version is out of order.
         """
         if self._replayed:
             raise RuntimeError("the journal was already replayed")
         self._replayed = True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.touch(exist_ok=True)
-        with self.path.open("rb") as f:
-            offset = 0
-            pending: tuple[int, int, bytes] | None = None
-            for lineno, raw in enumerate(f, start=1):
-                if pending is not None:
-                    yield self._accept(pending[0], pending[2])
-                pending = (lineno, offset, raw)
-                offset += len(raw)
-            if pending is not None:
-                last = self._decode_last(*pending)
-                if last is not None:
-                    yield last
+        start = start or Position()
+        self._seq, self._h, self._versions = start.seq, start.h, dict(start.versions)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        segments = self._needed_segments(list_segments(self.directory), start.seq)
+        for index, segment in enumerate(segments):
+            yield from self._replay_segment(segment, last=index == len(segments) - 1)
 
-    def _accept(self, lineno: int, raw: bytes) -> Event:
-        try:
-            event = decode_line(raw)
-        except msgspec.DecodeError as exc:
-            raise JournalCorrupt(self.path, lineno, str(exc)) from exc
-        return self._advance(event, lineno)
-
-    def _decode_last(self, lineno: int, offset: int, raw: bytes) -> Event | None:
-        try:
-            if not raw.endswith(b"\n"):
-                raise msgspec.DecodeError("no newline at end of line")
-            event = decode_line(raw)
-        except msgspec.DecodeError as exc:
-            log.warning(
-                "journal %s: line %d was cut short by a crash (%s); removing %d bytes",
-                self.path,
-                lineno,
-                exc,
-                len(raw),
-            )
-            with self.path.open("r+b") as f:
-                f.truncate(offset)
-                os.fsync(f.fileno())
-            return None
-        return self._advance(event, lineno)
-
-    def _advance(self, event: Event, lineno: int) -> Event:
-        if event.seq != self._seq + 1:
-            raise JournalCorrupt(self.path, lineno, f"seq {event.seq} follows {self._seq}")
-        expected = self._versions.get(event.chat, 0) + 1
-        if event.version != expected:
+    def _needed_segments(self, segments: list[Segment], after: int) -> list[Segment]:
+        if not segments:
+            if after:
+                raise JournalCorrupt(
+                    self.directory, 0, f"no segment holds the events after seq {after}"
+                )
+            return []
+        first = max((i for i, s in enumerate(segments) if s.first_seq <= after + 1), default=None)
+        if first is None:
             raise JournalCorrupt(
-                self.path,
-                lineno,
-                f"chat version {event.version} where {expected} was expected",
+                segments[0].path, 0, f"segment missing: seq {after + 1} is in no segment"
             )
-        self._seq = event.seq
-        self._versions[event.chat] = event.version
-        return event
+        return segments[first:]
+
+    def _replay_segment(self, segment: Segment, *, last: bool) -> Iterator[Event]:
+        if segment.first_seq > self._seq + 1:
+            raise JournalCorrupt(
+                segment.path, 0, f"segment missing: seq {self._seq + 1} to {segment.first_seq - 1}"
+            )
+        append = _Tentative(self._seq, self._h)
+        offset = append_offset = 0
+        with segment.path.open("rb") as f:
+            for lineno, raw in enumerate(f, start=1):
+                offset += len(raw)
+                if segment.first_seq + lineno - 1 <= self._seq:
+                    append_offset = offset
+                    continue
+                try:
+                    sealed = open_line(raw, append.h)
+                    append.add(sealed, self._versions)
+                except BadLine as exc:
+                    # Only a crash mid-write leaves a last line without its newline; a
+                    # whole line that fails its checks is damage, however late it is.
+                    if last and not raw.endswith(b"\n") and not f.read(1):
+                        self._cut(segment.path, append_offset, f"line {lineno}: {exc.reason}")
+                        return
+                    raise JournalCorrupt(segment.path, lineno, exc.reason) from exc
+                if sealed.more == 0:
+                    self._seq, self._h = append.seq, append.h
+                    self._versions.update(append.versions)
+                    yield from append.events
+                    append = _Tentative(self._seq, self._h)
+                    append_offset = offset
+        if append.events:
+            if not last:
+                raise JournalCorrupt(segment.path, 0, "the segment ends inside an append")
+            self._cut(segment.path, append_offset, "an append was cut short")
+
+    def _cut(self, path: Path, offset: int, reason: str) -> None:
+        """Remove an unfinished append from the end of the last segment.
+
+        Its appender was never acknowledged, so nothing anyone relies on is lost.
+        """
+        size = path.stat().st_size
+        log.warning(
+            "journal %s: %s (a crash mid-write); removing the last %d bytes",
+            path,
+            reason,
+            size - offset,
+        )
+        with path.open("r+b") as f:
+            f.truncate(offset)
+            os.fsync(f.fileno())
 
     def start(self) -> None:
         """Open the journal for appends (replaying it first if that was not done)."""
@@ -162,20 +207,33 @@ class JsonlJournal:
         self._thread = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
         self._thread.start()
 
-    def append(self, events: Sequence[Event], *, timeout: float = 10.0) -> list[Event]:
+    def append(
+        self,
+        events: Sequence[Event],
+        *,
+        expected_version: int | None = None,
+        timeout: float = 10.0,
+    ) -> list[Event]:
         """Append ``events`` and return them as written, once they are durable.
 
-        The events of one call are written together and get consecutive ``seq``.
+        Args:
+            events: events to write together, with consecutive ``seq``.
+            expected_version: the version the (single) chat of ``events`` must be at;
+                ``None`` appends whatever it is.
+            timeout: seconds to wait for durability.
 
         Raises:
+            JournalConflict: the chat is not at ``expected_version``.
             JournalUnavailable: the journal is not open, has failed, or did not make
                 the events durable within ``timeout`` seconds.
         """
+        if expected_version is not None and len({e.chat for e in events}) != 1:
+            raise ValueError("expected_version needs events of exactly one chat")
         if self._failure is not None:
             raise JournalUnavailable(f"journal failed: {self._failure}")
         if self._thread is None or self._closed:
             raise JournalUnavailable("journal is not open for appends")
-        request = _Append(events)
+        request = _Append(events, expected_version)
         self._queue.put(request)
         try:
             return request.future.result(timeout=timeout)
@@ -191,7 +249,9 @@ class JsonlJournal:
         self._thread.join(timeout)
 
     def _write_loop(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        segments = list_segments(self.directory)
+        path = segments[-1].path if segments else segment_path(self.directory, self._seq + 1)
+        fd = self._open_segment(path)
         try:
             while True:
                 first = self._queue.get()
@@ -200,10 +260,20 @@ class JsonlJournal:
                 batch = [first]
                 stop = self._drain_into(batch)
                 self._commit(fd, batch)
+                if self._failure is None and os.fstat(fd).st_size >= self._segment_bytes:
+                    os.close(fd)
+                    fd = self._open_segment(segment_path(self.directory, self._seq + 1))
                 if stop:
                     return
         finally:
             os.close(fd)
+
+    def _open_segment(self, path: Path) -> int:
+        new = not path.exists()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        if new:
+            fsync_dir(self.directory)
+        return fd
 
     def _drain_into(self, batch: list[_Append]) -> bool:
         while len(batch) < _MAX_BATCH:
@@ -221,36 +291,48 @@ class JsonlJournal:
             for request in batch:
                 request.future.set_exception(JournalUnavailable(str(self._failure)))
             return
-        seq = self._seq
+        seq, h = self._seq, self._h
         versions: dict[str, int] = {}
-        written: list[list[Event]] = []
+        accepted: list[tuple[_Append, list[Event]]] = []
         chunks: list[bytes] = []
         now = self._clock()
+
+        def current(chat: str) -> int:
+            return versions.get(chat, self._versions.get(chat, 0))
+
         for request in batch:
+            if request.expected is not None:
+                chat = request.events[0].chat
+                if current(chat) != request.expected:
+                    request.future.set_exception(
+                        JournalConflict(chat, request.expected, current(chat))
+                    )
+                    continue
             out = []
-            for event in request.events:
+            for left, event in enumerate(request.events, start=1 - len(request.events)):
                 seq += 1
-                version = versions.get(event.chat, self._versions.get(event.chat, 0)) + 1
+                version = current(event.chat) + 1
                 versions[event.chat] = version
                 stamped = msgspec.structs.replace(event, seq=seq, version=version, ts=now)
+                line, h = seal(stamped, h, more=-left)
                 out.append(stamped)
-                chunks.append(encode_line(stamped))
-            written.append(out)
+                chunks.append(line)
+            accepted.append((request, out))
         try:
             _write_all(fd, b"".join(chunks))
             if self._fsync:
                 os.fdatasync(fd)
         except OSError as exc:
-            self._fail(exc, batch)
+            self._fail(exc, [request for request, _ in accepted])
             return
-        self._seq = seq
+        self._seq, self._h = seq, h
         self._versions.update(versions)
-        for request, out in zip(batch, written, strict=True):
+        for request, out in accepted:
             request.future.set_result(out)
 
     def _fail(self, exc: OSError, batch: list[_Append]) -> None:
         self._failure = exc
-        log.critical("journal %s: write failed, no further appends: %s", self.path, exc)
+        log.critical("journal %s: write failed, no further appends: %s", self.directory, exc)
         for request in batch:
             request.future.set_exception(JournalUnavailable(f"journal write failed: {exc}"))
         if self._on_fatal is not None:
@@ -262,3 +344,24 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+class _Tentative:
+    """The lines of an append read so far, checked but not yet counted."""
+
+    def __init__(self, seq: int, h: str) -> None:
+        self.seq = seq
+        self.h = h
+        self.versions: dict[str, int] = {}
+        self.events: list[Event] = []
+
+    def add(self, sealed: SealedLine, committed: dict[str, int]) -> None:
+        event = sealed.event
+        if event.seq != self.seq + 1:
+            raise BadLine(f"seq {event.seq} follows {self.seq}")
+        expected = self.versions.get(event.chat, committed.get(event.chat, 0)) + 1
+        if event.version != expected:
+            raise BadLine(f"chat version {event.version} where {expected} was expected")
+        self.seq, self.h = event.seq, sealed.h
+        self.versions[event.chat] = event.version
+        self.events.append(event)

@@ -67,9 +67,9 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def journal_path(self) -> Path:
-        """The journal file in the data dir."""
-        return self.data_dir / "journal.jsonl"
+    def journal_dir(self) -> Path:
+        """The journal's segment directory in the data dir."""
+        return self.data_dir / "journal"
 
     def start(self, *, wait: bool = True, ready_timeout: float = 20.0) -> Self:
         """Start the server and, unless ``wait`` is false, wait until ``/ready`` is 200."""
@@ -120,10 +120,11 @@ class ServerProcess:
 
     def journal(self) -> list[dict[str, Any]]:
         """Read the journal as an auditor would: one JSON object per complete line."""
-        if not self.journal_path.exists():
-            return []
-        *complete, _partial = self.journal_path.read_bytes().split(b"\n")
-        return [json.loads(line) for line in complete if line.strip()]
+        events = []
+        for segment in sorted(self.journal_dir.glob("*.jsonl")):
+            *complete, _partial = segment.read_bytes().split(b"\n")
+            events += [json.loads(line) for line in complete if line.strip()]
+        return events
 
     def events(self, event_type: str) -> list[dict[str, Any]]:
         """Return the journaled events of one type."""

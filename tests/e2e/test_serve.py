@@ -6,7 +6,7 @@ import httpx2
 import msgspec
 import pytest
 
-from conserje.eventlog.codec import encode_line
+from conserje.eventlog.codec import GENESIS, seal
 from conserje.eventlog.events import MessageReceived, TurnFinished, TurnStarted
 from conserje.testing import payloads
 from conserje.testing._server import Fault
@@ -249,10 +249,11 @@ def test_a_redelivery_after_a_restart_is_still_a_duplicate(make_server, whapi_fa
     assert len(whapi_fake.sent) == 1
 
 
-def write_history(path, chats: int, turns_per_chat: int) -> int:
-    """Write a long, finished history straight to a journal file; return its length."""
-    seq = 0
-    with path.open("wb") as f:
+def write_history(directory, chats: int, turns_per_chat: int) -> int:
+    """Write a long, finished history straight into a journal directory; return its length."""
+    seq, h = 0, GENESIS
+    directory.mkdir(parents=True)
+    with (directory / f"{1:020d}.jsonl").open("wb") as f:
         for turn in range(turns_per_chat):
             for c in range(chats):
                 chat = f"3460000{c:04d}@s.whatsapp.net"
@@ -265,14 +266,14 @@ def write_history(path, chats: int, turns_per_chat: int) -> int:
                 for n, step in enumerate(steps, start=1):
                     seq += 1
                     stamped = msgspec.structs.replace(step, seq=seq, version=base + n, ts=1.0)
-                    f.write(encode_line(stamped))
+                    line, h = seal(stamped, h)
+                    f.write(line)
     return seq
 
 
 def test_health_answers_during_replay_and_webhooks_wait_for_it(make_server, whapi_fake, tmp_path):
     server = make_server()
-    server.data_dir.mkdir(parents=True)
-    events = write_history(server.journal_path, chats=20, turns_per_chat=5000)
+    events = write_history(server.journal_dir, chats=20, turns_per_chat=5000)
 
     server.start(wait=False)
     phases = [wait_for(lambda: _health_phase(server), timeout=20, what="health answers")]

@@ -1,19 +1,19 @@
-"""The JSONL journal's invariants: durability, order, torn tails and damage."""
+"""The JSONL journal on disk: sealed lines, torn tails, damage, segments, failures."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import threading
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conserje.errors import JournalCorrupt, JournalUnavailable
-from conserje.eventlog.events import MessageReceived, TurnFinished, TurnStarted
-from conserje.eventlog.jsonl import JsonlJournal
+from conserje.eventlog.events import MessageReceived, TurnFinished
+from conserje.eventlog.jsonl import JsonlJournal, Position
+from conserje.eventlog.segments import list_segments
 
 CHAT = "34600111222@s.whatsapp.net"
 
@@ -22,173 +22,194 @@ def message(text: str, chat: str = CHAT, message_id: str | None = None) -> Messa
     return MessageReceived(chat=chat, message_id=message_id or f"id-{text}", text=text)
 
 
-def open_journal(path, **kwargs) -> JsonlJournal:
-    journal = JsonlJournal(path, clock=lambda: 1_800_000_000.0, **kwargs)
+def started(directory, **kwargs) -> JsonlJournal:
+    journal = JsonlJournal(directory, clock=lambda: 1_800_000_000.0, **kwargs)
     journal.start()
     return journal
 
 
-def reopen(path) -> list:
-    return list(JsonlJournal(path, clock=lambda: 0.0).replay())
+def replayed(directory, start=None) -> list:
+    return list(JsonlJournal(directory, clock=lambda: 0.0).replay(start))
 
 
-def test_append_returns_stamped_events_that_replay_identically(tmp_path):
-    path = tmp_path / "journal.jsonl"
-    journal = open_journal(path)
-    first = journal.append([message("hola"), message("¿hay sitio?")])
-    second = journal.append([TurnStarted(chat=CHAT, turn_id="t1", message_ids=["id-hola"])])
+def only_segment(directory):
+    (segment,) = list_segments(directory)
+    return segment.path
+
+
+@pytest.fixture
+def three(tmp_path):
+    """A journal directory holding three single-event appends."""
+    directory = tmp_path / "journal"
+    journal = started(directory)
+    for text in ("a", "b", "c"):
+        journal.append([message(text)])
     journal.close()
-
-    assert [e.seq for e in first + second] == [1, 2, 3]
-    assert [e.version for e in first + second] == [1, 2, 3]
-    assert all(e.ts == 1_800_000_000.0 for e in first + second)
-    assert reopen(path) == first + second
+    return directory
 
 
-def test_each_line_is_one_json_object_naming_its_type(tmp_path):
-    path = tmp_path / "journal.jsonl"
-    journal = open_journal(path)
-    journal.append([message("hola")])
-    journal.close()
-
-    (line,) = path.read_text(encoding="utf-8").splitlines()
-    record = json.loads(line)
+def test_each_line_is_a_json_object_naming_its_type_and_sealed(three):
+    record = json.loads(only_segment(three).read_text(encoding="utf-8").splitlines()[0])
     assert record["type"] == "message_received"
-    assert record["seq"] == 1
-    assert record["chat"] == CHAT
-    assert record["v"] == 1
+    assert (record["seq"], record["chat"], record["version"], record["v"]) == (1, CHAT, 1, 1)
+    assert len(record["h"]) == 32
 
 
-def test_versions_are_per_chat_and_seq_is_global(tmp_path):
-    path = tmp_path / "journal.jsonl"
-    journal = open_journal(path)
-    journal.append([message("a"), message("b", chat="1@s.whatsapp.net"), message("c")])
-    journal.close()
-
-    events = reopen(path)
-    assert [(e.seq, e.chat, e.version) for e in events] == [
-        (1, CHAT, 1),
-        (2, "1@s.whatsapp.net", 1),
-        (3, CHAT, 2),
-    ]
-
-
-def test_appends_continue_after_reopening(tmp_path):
-    path = tmp_path / "journal.jsonl"
-    journal = open_journal(path)
-    journal.append([message("a")])
-    journal.close()
-
-    again = open_journal(path)
-    (event,) = again.append([message("b")])
-    again.close()
-    assert (event.seq, event.version) == (2, 2)
-
-
-def test_concurrent_appends_keep_seq_contiguous_and_batches_together(tmp_path):
-    path = tmp_path / "journal.jsonl"
-    journal = open_journal(path)
-    results: list[list] = []
-    lock = threading.Lock()
-
-    def writer(n: int) -> None:
-        for i in range(25):
-            chat = f"{n}@s.whatsapp.net"
-            out = journal.append([message(f"{n}-{i}-a", chat), message(f"{n}-{i}-b", chat)])
-            with lock:
-                results.append(out)
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    journal.close()
-
-    events = reopen(path)
-    assert [e.seq for e in events] == list(range(1, 401))
-    for batch in results:
-        assert batch[1].seq == batch[0].seq + 1
-    for n in range(8):
-        chat = f"{n}@s.whatsapp.net"
-        assert [e.version for e in events if e.chat == chat] == list(range(1, 51))
-
-
-def test_torn_last_line_is_cut_off_and_reported(tmp_path, caplog):
-    path = tmp_path / "journal.jsonl"
-    journal = open_journal(path)
-    journal.append([message("a"), message("b")])
-    journal.close()
+def test_torn_last_line_is_cut_off_and_reported(three, caplog):
+    path = only_segment(three)
     intact = path.read_bytes()
-    path.write_bytes(intact + b'{"type":"message_received","seq":3,"chat":"34')
+    path.write_bytes(intact + b'{"type":"message_received","seq":4,"chat":"34')
 
     with caplog.at_level(logging.WARNING):
-        events = reopen(path)
+        events = replayed(three)
 
-    assert [e.seq for e in events] == [1, 2]
+    assert [e.text for e in events] == ["a", "b", "c"]
     assert path.read_bytes() == intact
-    assert "line 3 was cut short" in caplog.text
+    assert "line 4" in caplog.text
+    assert "crash" in caplog.text
 
 
-def test_a_journal_with_its_torn_tail_cut_accepts_appends(tmp_path):
-    path = tmp_path / "journal.jsonl"
-    journal = open_journal(path)
+def test_an_append_cut_short_is_removed_whole(tmp_path):
+    directory = tmp_path / "journal"
+    journal = started(directory)
     journal.append([message("a")])
+    journal.append([message("b"), message("c"), message("d")])
     journal.close()
-    with path.open("ab") as f:
-        f.write(b'{"type":"turn_')
+    path = only_segment(directory)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:3]))
 
-    again = open_journal(path)
-    (event,) = again.append([message("b")])
+    assert [e.text for e in replayed(directory)] == ["a"]
+    assert path.read_bytes() == lines[0]
+
+    again = started(directory)
+    (event,) = again.append([message("e")])
     again.close()
     assert event.seq == 2
-    assert [e.text for e in reopen(path)] == ["a", "b"]
+    assert [e.text for e in replayed(directory)] == ["a", "e"]
 
 
-def test_damage_in_the_middle_refuses_to_open_naming_file_and_line(tmp_path):
-    path = tmp_path / "journal.jsonl"
-    journal = open_journal(path)
-    journal.append([message("a"), message("b"), message("c")])
-    journal.close()
+def test_damage_in_the_middle_refuses_to_open_naming_file_and_line(three):
+    path = only_segment(three)
     lines = path.read_bytes().splitlines(keepends=True)
     lines[1] = b'{"type":"message_received","seq":2,"chat":\x00garbage}\n'
     path.write_bytes(b"".join(lines))
     before = path.read_bytes()
 
     with pytest.raises(JournalCorrupt) as caught:
-        reopen(path)
+        replayed(three)
 
     assert caught.value.line == 2
     assert str(path) in str(caught.value)
     assert path.read_bytes() == before
 
 
-def test_a_gap_in_seq_is_damage(tmp_path):
-    path = tmp_path / "journal.jsonl"
-    journal = open_journal(path)
-    journal.append([message("a"), message("b"), message("c")])
-    journal.close()
+def test_a_flipped_byte_that_still_parses_is_caught_by_the_seal(three):
+    path = only_segment(three)
+    path.write_bytes(path.read_bytes().replace(b'"text":"b"', b'"text":"B"'))
+    with pytest.raises(JournalCorrupt, match="hash does not match") as caught:
+        replayed(three)
+    assert caught.value.line == 2
+
+
+def test_a_deleted_line_is_caught(three):
+    path = only_segment(three)
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(lines[0] + lines[2])
+    with pytest.raises(JournalCorrupt) as caught:
+        replayed(three)
+    assert caught.value.line == 2
 
-    with pytest.raises(JournalCorrupt, match="line 2"):
-        reopen(path)
+
+def test_windows_line_endings_are_named_as_such(three):
+    path = only_segment(three)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    with pytest.raises(JournalCorrupt, match="CRLF"):
+        replayed(three)
+
+
+def test_a_file_that_is_not_a_conserje_journal_is_refused(tmp_path):
+    directory = tmp_path / "journal"
+    directory.mkdir()
+    path = directory / f"{1:020d}.jsonl"
+    path.write_text('{"hello": "world"}\n{"another": "line"}\n', encoding="utf-8")
+    with pytest.raises(JournalCorrupt, match="not a Conserje journal"):
+        replayed(directory)
+
+
+def test_a_misnamed_file_in_the_journal_directory_is_refused(tmp_path):
+    directory = tmp_path / "journal"
+    directory.mkdir()
+    (directory / "old.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(JournalCorrupt, match="not a segment name"):
+        replayed(directory)
+
+
+def test_segments_rotate_by_size_and_replay_across_them(tmp_path):
+    directory = tmp_path / "journal"
+    journal = started(directory, segment_bytes=1024)
+    written = []
+    for n in range(40):
+        written += journal.append([message(f"mensaje número {n}")])
+    journal.close()
+
+    segments = list_segments(directory)
+    assert len(segments) > 3
+    assert all(s.path.stat().st_size < 1024 + 400 for s in segments)
+    assert replayed(directory) == written
+
+
+def test_a_missing_segment_is_named(tmp_path):
+    directory = tmp_path / "journal"
+    journal = started(directory, segment_bytes=1024)
+    for n in range(40):
+        journal.append([message(f"mensaje número {n}")])
+    journal.close()
+    missing = list_segments(directory)[1]
+    missing.path.unlink()
+
+    with pytest.raises(JournalCorrupt, match="segment missing") as caught:
+        replayed(directory)
+    assert caught.value.path == list_segments(directory)[1].path
+
+
+def test_replay_can_start_after_a_known_position(tmp_path):
+    directory = tmp_path / "journal"
+    journal = started(directory, segment_bytes=1024)
+    for n in range(30):
+        journal.append([message(f"m{n}")])
+    position = journal.position()
+    later = journal.append([message("after")])
+    journal.close()
+
+    assert replayed(directory, Position(position.seq, position.h, position.versions)) == later
+
+
+def test_a_wrong_start_position_is_detected(tmp_path):
+    directory = tmp_path / "journal"
+    journal = started(directory)
+    journal.append([message("a")])
+    journal.append([message("b")])
+    journal.close()
+    with pytest.raises(JournalCorrupt, match="hash"):
+        replayed(directory, Position(1, "f" * 32, {CHAT: 1}))
 
 
 def test_append_before_start_is_refused(tmp_path):
-    journal = JsonlJournal(tmp_path / "journal.jsonl", clock=lambda: 0.0)
+    journal = JsonlJournal(tmp_path / "journal", clock=lambda: 0.0)
     with pytest.raises(JournalUnavailable):
         journal.append([message("a")])
 
 
 def test_a_failed_write_is_fatal_and_refuses_later_appends(tmp_path):
     failures: list[BaseException] = []
-    path = tmp_path / "journal.jsonl"
-    journal = JsonlJournal(path, clock=lambda: 0.0, on_fatal=failures.append)
+    directory = tmp_path / "journal"
+    journal = JsonlJournal(directory, clock=lambda: 0.0, on_fatal=failures.append)
     journal.start()
     journal.append([message("a")])
-    # Make the next write fail for real: the writer's descriptor now points at a
-    # read-only file, as if the disk had gone away underneath it.
+    path = only_segment(directory)
+    # The writer's descriptor is swapped for a read-only one on the same file: the next
+    # write fails for real, as if the disk had gone away underneath it.
     fd = os.open(path, os.O_RDONLY)
     os.dup2(fd, _writer_fd(path))
     os.close(fd)
@@ -199,7 +220,7 @@ def test_a_failed_write_is_fatal_and_refuses_later_appends(tmp_path):
         journal.append([message("c")])
     assert len(failures) == 1
     assert journal.failure is not None
-    assert [e.text for e in reopen(path)] == ["a"]
+    assert [e.text for e in replayed(directory)] == ["a"]
 
 
 def _writer_fd(path) -> int:
@@ -213,16 +234,18 @@ def _writer_fd(path) -> int:
 
 
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+chat_ids = st.sampled_from(["1", "2", "3", "ñandú@lid", 'odd"chat\\id'])
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["1", "2", "3"]), texts), min_size=1, max_size=30))
-def test_any_sequence_of_messages_round_trips(tmp_path_factory, items):
-    path = tmp_path_factory.mktemp("j") / "journal.jsonl"
-    journal = open_journal(path)
+@given(st.lists(st.lists(st.tuples(chat_ids, texts), min_size=1, max_size=4), max_size=12))
+def test_any_appends_round_trip_across_segments(tmp_path_factory, appends):
+    directory = tmp_path_factory.mktemp("j") / "journal"
+    journal = started(directory, segment_bytes=4096)
     written = []
-    for n, (chat, text) in enumerate(items):
-        written += journal.append([message(text, f"{chat}@s.whatsapp.net", f"m{n}")])
-    written += journal.append([TurnFinished(chat="1@s.whatsapp.net", turn_id="t", outcome="x")])
+    for n, items in enumerate(appends):
+        batch = [message(text, chat, f"m{n}-{i}") for i, (chat, text) in enumerate(items)]
+        written += journal.append(batch)
+    written += journal.append([TurnFinished(chat="1", turn_id="t", outcome="x")])
     journal.close()
-    assert reopen(path) == written
+    assert replayed(directory) == written
