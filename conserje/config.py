@@ -57,6 +57,7 @@ class Settings:
     shutdown_timeout_ms: int
     journal_fsync: bool
     journal_segment_bytes: int
+    journal_snapshot_events: int
     webhook_max_bytes: int
     log_level: str
 
@@ -191,6 +192,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         journal_segment_bytes=r.integer(
             "JOURNAL_SEGMENT_BYTES", 64 * 1024 * 1024, 4096, 16 * 1024 * 1024 * 1024
         ),
+        journal_snapshot_events=r.integer("JOURNAL_SNAPSHOT_EVENTS", 50_000, 1, 1_000_000_000),
         webhook_max_bytes=r.integer("WEBHOOK_MAX_BYTES", 1_048_576, 1_024, 104_857_600),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
     )

@@ -27,10 +27,12 @@ from conserje.actors.turn import TurnDeps
 from conserje.assistant.responses import ResponsesModel
 from conserje.config import Settings
 from conserje.errors import JournalError, JournalUnavailable
-from conserje.eventlog.events import Event, MessageReceived
+from conserje.eventlog.events import Event
 from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.projection import ChatState
+from conserje.eventlog.restore import restore
 from conserje.eventlog.seen import SeenIds
+from conserje.eventlog.snapshot import write_snapshot
 from conserje.whapi.client import WhapiClient
 
 __all__ = ["Runtime"]
@@ -100,28 +102,39 @@ class Runtime:
         self.ticker = Ticker(self.supervisor, self.clock)
 
     def boot(self) -> None:
-        """Replay the journal, open it, and start the actors; the boot thread's body."""
+        """Restore state from snapshot and journal, open it, and start the actors.
+
+        This is the boot thread's body; ``/health`` answers all along.
+        """
         self.phase = "replaying"
-        states: dict[str, ChatState] = {}
         try:
-            for event in self.journal.replay():
-                states.setdefault(event.chat, ChatState(event.chat)).apply(event)
-                if isinstance(event, MessageReceived):
-                    self.seen.claim([event.message_id])
+            restored = restore(self.journal, self.settings.snapshot_dir, self.seen)
+            if restored.replayed >= self.settings.journal_snapshot_events:
+                self._snapshot(restored.states)
             self.journal.start()
         except (JournalError, OSError) as exc:
             self._fail(f"journal cannot be opened: {exc}")
             return
         self.journal_open.set()
+        states = restored.states
         log.info(
-            "journal replayed: %d events, %d chats, %d with unfinished work",
+            "journal restored: seq %d, %d chats (%d with unfinished work), %d events replayed%s",
             self.journal.last_seq,
             len(states),
             sum(s.has_work for s in states.values()),
+            restored.replayed,
+            f" after snapshot {restored.snapshot.name}" if restored.snapshot else "",
         )
         self.supervisor.tell(Boot(states))
         self.ticker.start()
         self.phase = "ready"
+
+    def _snapshot(self, states: dict[str, ChatState]) -> None:
+        started = time.monotonic()
+        path = write_snapshot(
+            self.settings.snapshot_dir, self.journal.position(), states, self.seen.recent()
+        )
+        log.info("snapshot %s written in %.2f s", path.name, time.monotonic() - started)
 
     def accept(self, events: Sequence[Event]) -> list[Event]:
         """Journal events from a webhook and pass them to the supervisor once durable.

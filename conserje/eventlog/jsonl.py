@@ -103,6 +103,7 @@ class JsonlJournal:
         self._failure: BaseException | None = None
         self._replayed = False
         self._closed = False
+        self._on_disk = 0
 
     @property
     def last_seq(self) -> int:
@@ -121,19 +122,26 @@ class JsonlJournal:
     def replay(self, start: Position | None = None) -> Iterator[Event]:
         """Yield the events after ``start`` (default: all), checking every line.
 
+        It may be called again (from another start) until :meth:`start` is called.
+
         Raises:
             JournalCorrupt: a line other than the unfinished tail is bad, a segment
                 is missing, or seq or a chat's version is out of order.
         """
-        if self._replayed:
-            raise RuntimeError("the journal was already replayed")
+        if self._thread is not None:
+            raise RuntimeError("the journal is open for appends; replay comes before start()")
         self._replayed = True
         start = start or Position()
         self._seq, self._h, self._versions = start.seq, start.h, dict(start.versions)
         self.directory.mkdir(parents=True, exist_ok=True)
         segments = self._needed_segments(list_segments(self.directory), start.seq)
+        self._on_disk = 0
         for index, segment in enumerate(segments):
             yield from self._replay_segment(segment, last=index == len(segments) - 1)
+        if self._on_disk < start.seq:
+            raise JournalCorrupt(
+                self.directory, 0, f"the journal ends at seq {self._on_disk}, before {start.seq}"
+            )
 
     def _needed_segments(self, segments: list[Segment], after: int) -> list[Segment]:
         if not segments:
@@ -159,7 +167,8 @@ class JsonlJournal:
         with segment.path.open("rb") as f:
             for lineno, raw in enumerate(f, start=1):
                 offset += len(raw)
-                if segment.first_seq + lineno - 1 <= self._seq:
+                self._on_disk = segment.first_seq + lineno - 1
+                if self._on_disk <= self._seq:
                     append_offset = offset
                     continue
                 try:

@@ -33,6 +33,11 @@ class SeenIds:
         with self._lock:
             return len(self._ids)
 
+    def recent(self) -> list[str]:
+        """Return the remembered ids, oldest first (for snapshots)."""
+        with self._lock:
+            return list(self._ids)
+
     def claim(self, message_ids: Iterable[str]) -> set[str]:
         """Mark ids as seen and return those that were not seen before."""
         fresh: set[str] = set()

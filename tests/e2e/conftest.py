@@ -29,7 +29,7 @@ def make_server(tmp_path, openai_fake, whapi_fake):
     """Build (not start) a server pointed at the fakes; Whapi echoes to its /hook."""
     servers: list[ServerProcess] = []
 
-    def make(**env: str) -> ServerProcess:
+    def make(data_dir=None, **env: str) -> ServerProcess:
         port = free_port()
         settings = {
             "OPENAI_API_KEY": "sk-test",
@@ -41,7 +41,9 @@ def make_server(tmp_path, openai_fake, whapi_fake):
             "LOG_LEVEL": "DEBUG",
             **env,
         }
-        server = ServerProcess(tmp_path / "data", settings, port=port)
+        server = ServerProcess(
+            data_dir or tmp_path / "data", settings, port=port, log_path=tmp_path / "server.log"
+        )
         whapi_fake.webhook_url = f"{server.url}/hook"
         servers.append(server)
         return server

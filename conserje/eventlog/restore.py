@@ -1,0 +1,70 @@
+"""Rebuilding every chat's state at boot: the newest usable snapshot, then the journal after it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from conserje.errors import JournalCorrupt
+from conserje.eventlog.events import MessageReceived
+from conserje.eventlog.jsonl import JsonlJournal
+from conserje.eventlog.projection import ChatState
+from conserje.eventlog.seen import SeenIds
+from conserje.eventlog.snapshot import LoadedSnapshot, load_snapshots
+
+__all__ = ["Restored", "restore"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """The outcome of :func:`restore`.
+
+    Attributes:
+        states: every chat's projection at the end of the journal.
+        snapshot: the snapshot boot started from, if any.
+        replayed: events read from the journal after it.
+    """
+
+    states: dict[str, ChatState]
+    snapshot: Path | None
+    replayed: int
+
+
+def restore(journal: JsonlJournal, snapshot_dir: Path, seen: SeenIds) -> Restored:
+    """Rebuild state from the newest snapshot that the journal confirms, else from scratch.
+
+    A snapshot the journal does not chain from (restored from another backup, taken
+    past the journal's end) is skipped with a warning: the journal is the truth.
+
+    Raises:
+        JournalCorrupt: the journal itself is damaged.
+    """
+    for snapshot in load_snapshots(snapshot_dir):
+        try:
+            return _replay(journal, snapshot, seen)
+        except JournalCorrupt as exc:
+            log.warning(
+                "snapshot %s does not match the journal (%s); trying an older start",
+                snapshot.path,
+                exc,
+            )
+    return _replay(journal, None, seen)
+
+
+def _replay(journal: JsonlJournal, snapshot: LoadedSnapshot | None, seen: SeenIds) -> Restored:
+    states = dict(snapshot.states) if snapshot else {}
+    if snapshot:
+        seen.claim(snapshot.seen)
+    count = 0
+    for event in journal.replay(snapshot.position if snapshot else None):
+        state = states.get(event.chat)
+        if state is None:
+            state = states[event.chat] = ChatState(event.chat)
+        state.apply(event)
+        if isinstance(event, MessageReceived):
+            seen.claim((event.message_id,))
+        count += 1
+    return Restored(states, snapshot.path if snapshot else None, count)

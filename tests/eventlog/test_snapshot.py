@@ -1,0 +1,180 @@
+"""Snapshots: atomic, checked, a cache the journal confirms, never the truth."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conserje.errors import JournalCorrupt
+from conserje.eventlog.events import (
+    MessageReceived,
+    ReplySending,
+    ReplySent,
+    RunFinished,
+    RunStarted,
+    TurnFinished,
+    TurnStarted,
+)
+from conserje.eventlog.jsonl import JsonlJournal
+from conserje.eventlog.projection import ChatState
+from conserje.eventlog.restore import restore
+from conserje.eventlog.seen import SeenIds
+from conserje.eventlog.snapshot import KEEP, write_snapshot
+
+CHATS = [f"3460000000{n}@s.whatsapp.net" for n in range(3)]
+
+
+def clock() -> float:
+    return 1_800_000_000.0
+
+
+def turn_events(chat: str, n: int, *, finished: bool = True) -> list:
+    mid, tid = f"m{n}-{chat[:11]}", f"t{n}"
+    steps = [
+        MessageReceived(chat=chat, message_id=mid, sender="Lucía", text=f"pregunta {n}"),
+        TurnStarted(chat=chat, turn_id=tid, message_ids=[mid]),
+        RunStarted(chat=chat, turn_id=tid, response_id=f"resp_{n}", model="m", background=True),
+        RunFinished(chat=chat, turn_id=tid, status="completed", text=f"respuesta {n}"),
+        ReplySending(chat=chat, turn_id=tid, chunk=0, text=f"respuesta {n}"),
+    ]
+    if finished:
+        steps += [
+            ReplySent(chat=chat, turn_id=tid, chunk=0, whapi_id=f"W{n}", text=f"respuesta {n}"),
+            TurnFinished(chat=chat, turn_id=tid, outcome="replied"),
+        ]
+    return steps
+
+
+def build(tmp_path, plan):
+    """Append ``plan`` (a list of appends); snapshot where the plan says 'snap'."""
+    journal = JsonlJournal(tmp_path / "journal", clock=clock, segment_bytes=2048)
+    seen = SeenIds()
+    restored = restore(journal, tmp_path / "snapshots", seen)
+    states = restored.states
+    journal.start()
+    for step in plan:
+        if step == "snap":
+            write_snapshot(tmp_path / "snapshots", journal.position(), states, seen.recent())
+            continue
+        for event in journal.append(step):
+            states.setdefault(event.chat, ChatState(event.chat)).apply(event)
+            if isinstance(event, MessageReceived):
+                seen.claim([event.message_id])
+    journal.close()
+    return states
+
+
+def restored_from(tmp_path):
+    return restore(
+        JsonlJournal(tmp_path / "journal", clock=clock), tmp_path / "snapshots", SeenIds()
+    )
+
+
+def test_restoring_from_a_snapshot_replays_only_the_tail_and_matches(tmp_path):
+    live = build(
+        tmp_path,
+        [turn_events(CHATS[0], 1), turn_events(CHATS[1], 2), "snap", turn_events(CHATS[0], 3)],
+    )
+    restored = restored_from(tmp_path)
+
+    assert restored.snapshot is not None
+    assert restored.replayed == 7
+    assert restored.states == live
+
+
+def test_an_unfinished_turn_survives_a_snapshot(tmp_path):
+    live = build(tmp_path, [turn_events(CHATS[0], 1, finished=False), "snap"])
+    restored = restored_from(tmp_path)
+    turn = restored.states[CHATS[0]].turn
+    assert turn is not None
+    assert turn.uncertain_chunks == [0]
+    assert turn.reply == "respuesta 1"
+    assert restored.states == live
+    assert restored.replayed == 0
+
+
+def test_only_the_newest_snapshots_are_kept(tmp_path):
+    plan = []
+    for n in range(5):
+        plan += [turn_events(CHATS[n % 3], n), "snap"]
+    build(tmp_path, plan)
+    assert len(list((tmp_path / "snapshots").glob("*.snapshot"))) == KEEP
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[: len(raw) // 2],
+        lambda raw: raw.replace(b"respuesta 1", b"respuesta X"),
+        lambda raw: b"not a snapshot at all\n",
+    ],
+    ids=["cut short", "altered", "foreign"],
+)
+def test_a_damaged_snapshot_is_reported_and_an_older_one_used(tmp_path, caplog, damage):
+    live = build(tmp_path, [turn_events(CHATS[0], 1), "snap", turn_events(CHATS[1], 2), "snap"])
+    newest = sorted((tmp_path / "snapshots").glob("*.snapshot"))[-1]
+    newest.write_bytes(damage(newest.read_bytes()))
+
+    with caplog.at_level(logging.WARNING):
+        restored = restored_from(tmp_path)
+
+    assert str(newest) in caplog.text
+    assert restored.snapshot is not None
+    assert restored.snapshot != newest
+    assert restored.states == live
+
+
+def test_a_leftover_temporary_file_is_ignored(tmp_path):
+    live = build(tmp_path, [turn_events(CHATS[0], 1), "snap"])
+    (tmp_path / "snapshots" / f"{99:020d}.tmp").write_bytes(b'{"format":"conserje-sn')
+    assert restored_from(tmp_path).states == live
+
+
+def test_a_snapshot_the_journal_does_not_confirm_falls_back_to_full_replay(tmp_path, caplog):
+    build(tmp_path, [turn_events(CHATS[0], 1), turn_events(CHATS[1], 2), "snap"])
+    # The journal is replaced by an older backup: the snapshot is ahead of it.
+    other = tmp_path / "older"
+    live = build(other, [turn_events(CHATS[0], 1)])
+    (tmp_path / "journal").rename(tmp_path / "journal.newer")
+    (other / "journal").rename(tmp_path / "journal")
+
+    with caplog.at_level(logging.WARNING):
+        restored = restored_from(tmp_path)
+
+    assert "does not match the journal" in caplog.text
+    assert restored.snapshot is None
+    assert restored.states == live
+
+
+def test_damage_in_the_journal_itself_still_stops_boot(tmp_path):
+    build(tmp_path, [turn_events(CHATS[0], 1), "snap", turn_events(CHATS[0], 2)])
+    (segment,) = [
+        p for p in (tmp_path / "journal").glob("*.jsonl") if b"pregunta 2" in p.read_bytes()
+    ]
+    segment.write_bytes(segment.read_bytes().replace(b"pregunta 2", b"pregunta X"))
+    with pytest.raises(JournalCorrupt):
+        restored_from(tmp_path)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.one_of(st.just("snap"), st.tuples(st.integers(0, 2), st.booleans())), max_size=12)
+)
+def test_any_snapshot_point_restores_the_same_state_as_full_replay(tmp_path_factory, shape):
+    tmp_path = tmp_path_factory.mktemp("s")
+    plan, open_turn = [], set()
+    for n, step in enumerate(shape):
+        if step == "snap":
+            plan.append("snap")
+            continue
+        chat_index, finished = step
+        if chat_index in open_turn:
+            continue
+        if not finished:
+            open_turn.add(chat_index)
+        plan.append(turn_events(CHATS[chat_index], n, finished=finished))
+    live = build(tmp_path, plan)
+    assert restored_from(tmp_path).states == live
