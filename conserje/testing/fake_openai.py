@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conserje.testing._server import FakeRequest, FakeResponse, FakeServer, json_response
+from conserje.testing.fake_tool_calls import (
+    ToolCalls,
+    calls_on_first_request,
+    pairing_problem,
+    tool_outputs,
+)
 
 __all__ = ["FakeOpenAI", "Reply", "Usage", "default_reply", "estimate_usage", "last_user_text"]
 
@@ -66,7 +72,14 @@ def last_user_text(input_: Any) -> str:
 
 
 def default_reply(body: dict[str, Any]) -> str:
-    """Echo the last user message, so every turn's reply tells which input produced it."""
+    """Echo the last user message, so every turn's reply tells which input produced it.
+
+    A request that answers function calls gets ``"tool results: "`` and the outputs
+    joined with ``"; "`` instead.
+    """
+    outputs = tool_outputs(body.get("input"))
+    if outputs:
+        return "tool results: " + "; ".join(outputs)
     return "echo: " + last_user_text(body.get("input"))
 
 
@@ -84,6 +97,17 @@ def estimate_usage(body: dict[str, Any], reply: str) -> tuple[int, int]:
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _function_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": _new_id("fc"),
+        "call_id": _new_id("call"),
+        "name": name,
+        "arguments": json.dumps(arguments, ensure_ascii=False),
+        "status": "completed",
+    }
 
 
 def _error(
@@ -107,6 +131,7 @@ class _Run:
     failure: dict[str, str] | None = None
     completed_at: int | None = None
     message_id: str = field(default_factory=lambda: _new_id("msg"))
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def background(self) -> bool:
@@ -122,7 +147,8 @@ class _Run:
             "created_at": self.created_at,
             "status": self.status,
             "model": body["model"],
-            "output": [self._message()] if done else [],
+            # A response that calls tools carries the calls instead of a message.
+            "output": (self.calls or [self._message()]) if done else [],
             "parallel_tool_calls": body.get("parallel_tool_calls", True),
             "tool_choice": body.get("tool_choice", "auto"),
             "tools": body.get("tools", []),
@@ -169,6 +195,8 @@ class FakeOpenAI(FakeServer):
         reply: decides the assistant text from the request body; replace it at any time.
         usage: decides the token counts from the request body and the reply.
         hold: while true, background runs do not advance past ``in_progress``.
+        tool_calls: decides the function calls to answer a request with; ``None`` or no
+            calls gives a text reply.
     """
 
     def __init__(
@@ -178,6 +206,7 @@ class FakeOpenAI(FakeServer):
         usage: Usage = estimate_usage,
         hold: bool = False,
         clock: Callable[[], float] = time.time,
+        tool_calls: ToolCalls | None = None,
     ) -> None:
         """Create the fake; it serves once started (or entered as a context manager).
 
@@ -186,11 +215,13 @@ class FakeOpenAI(FakeServer):
             usage: decides ``(input_tokens, output_tokens)``; the default estimates from lengths.
             hold: start with background runs held at ``in_progress``.
             clock: the time source for ``created_at`` and ``completed_at``.
+            tool_calls: decides the function calls to answer a request with.
         """
         super().__init__()
         self.reply = reply
         self.usage = usage
         self.hold = hold
+        self.tool_calls = tool_calls
         self._clock = clock
         self._state = threading.Lock()
         self._runs: dict[str, _Run] = {}
@@ -204,6 +235,18 @@ class FakeOpenAI(FakeServer):
     def release(self) -> None:
         """Let held background runs complete on their next retrieve."""
         self.hold = False
+
+    def call_tool_on_first_request(self, name: str, arguments: dict[str, Any]) -> None:
+        """Answer each turn's first request with one call, and the follow-up with text."""
+        self.call_tools_on_first_request([(name, arguments)])
+
+    def call_tools_on_first_request(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
+        """Answer each turn's first request with these parallel calls, and the follow-up with text.
+
+        A first request is one that sends no ``function_call_output`` after its last user
+        message.
+        """
+        self.tool_calls = calls_on_first_request(calls)
 
     def complete(self, response_id: str) -> None:
         """Finish a pending run now, ignoring :attr:`hold` (a scripted failure still applies).
@@ -299,8 +342,17 @@ class FakeOpenAI(FakeServer):
         stored = body.get("store") is not False
         if body.get("background") is True and not stored:
             return _error(400, "Background mode requires store=true.", param="store")
+        previous_id = body.get("previous_response_id")
+        with self._state:
+            previous = self._lookup(previous_id) if isinstance(previous_id, str) else None
+            earlier = [call["call_id"] for call in previous.calls] if previous else []
+        problem = pairing_problem(body["input"], earlier)
+        if problem is not None:
+            return _error(400, problem, param="input")
         # The hooks run outside the lock so they may inspect the fake themselves.
-        reply = self.reply(body)
+        scripted = self.tool_calls(body) if self.tool_calls is not None else []
+        calls = [_function_call(name, arguments) for name, arguments in scripted]
+        reply = "" if calls else self.reply(body)
         tokens = self.usage(body, reply)
         with self._state:
             run = _Run(
@@ -310,6 +362,7 @@ class FakeOpenAI(FakeServer):
                 reply=reply,
                 tokens=tokens,
                 stored=stored,
+                calls=calls,
             )
             if not run.background:
                 self._finish(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -9,9 +10,11 @@ from collections.abc import Iterator
 import openai
 import pytest
 from openai import OpenAI
+from openai.types.responses import ResponseFunctionToolCall
 
 from conserje.testing._server import Fault, json_response
 from conserje.testing.fake_openai import FakeOpenAI, last_user_text
+from conserje.testing.fake_tool_calls import tool_outputs
 
 NOW = 1_795_319_025
 
@@ -387,3 +390,182 @@ def test_concurrent_creates_get_distinct_ids(fake: FakeOpenAI) -> None:
     assert len(set(ids)) == 40
     assert sorted(fake.response_ids()) == sorted(ids)
     assert len(fake.running()) == 40
+
+
+# --- function calling ------------------------------------------------------------------
+
+AVAILABILITY = {
+    "type": "function",
+    "name": "check_availability",
+    "description": "Free rooms for some dates",
+    "parameters": {
+        "type": "object",
+        "properties": {"check_in": {"type": "string"}, "nights": {"type": "integer"}},
+        "required": ["check_in", "nights"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
+
+
+def _output(call_id: str, output: str) -> dict:
+    return {"type": "function_call_output", "call_id": call_id, "output": output}
+
+
+def test_first_request_with_tools_gets_a_function_call(client: OpenAI, fake: FakeOpenAI) -> None:
+    fake.call_tool_on_first_request("check_availability", {"check_in": "2026-12-01", "nights": 3})
+
+    response = client.responses.create(model="gpt-5.5", input="rooms?", tools=[AVAILABILITY])
+
+    assert response.status == "completed"
+    assert response.output_text == ""
+    [call] = response.output
+    assert isinstance(call, ResponseFunctionToolCall)
+    assert call.type == "function_call"
+    assert call.name == "check_availability"
+    assert json.loads(call.arguments) == {"check_in": "2026-12-01", "nights": 3}
+    assert call.status == "completed"
+    assert re.fullmatch(r"call_[0-9a-f]{32}", call.call_id)
+    assert call.id is not None
+    assert re.fullmatch(r"fc_[0-9a-f]{32}", call.id)
+    assert response.tools[0].name == "check_availability"
+
+
+def test_sending_back_the_call_and_its_output_gets_text(client: OpenAI, fake: FakeOpenAI) -> None:
+    fake.call_tool_on_first_request("check_availability", {"check_in": "2026-12-01", "nights": 3})
+    history: list = [{"role": "user", "content": "rooms?"}]
+    first = client.responses.create(model="gpt-5.5", input=history, tools=[AVAILABILITY])
+    [call] = first.output
+    assert isinstance(call, ResponseFunctionToolCall)
+
+    history += [call.to_dict(), _output(call.call_id, '{"free": 2}')]
+    second = client.responses.create(model="gpt-5.5", input=history, tools=[AVAILABILITY])
+
+    assert second.output_text == 'tool results: {"free": 2}'
+    assert [item.type for item in second.output] == ["message"]
+    sent = fake.created()[1]["input"]
+    assert [item.get("type") for item in sent[1:]] == ["function_call", "function_call_output"]
+    assert sent[1]["arguments"] == call.arguments
+
+
+def test_two_parallel_calls_come_back_as_two_items(client: OpenAI, fake: FakeOpenAI) -> None:
+    fake.call_tools_on_first_request(
+        [
+            ("check_availability", {"check_in": "2026-12-01", "nights": 3}),
+            ("check_availability", {"check_in": "2026-12-08", "nights": 3}),
+        ]
+    )
+    history: list = [{"role": "user", "content": "first or second week?"}]
+    first = client.responses.create(model="gpt-5.5", input=history, tools=[AVAILABILITY])
+
+    calls = [item for item in first.output if isinstance(item, ResponseFunctionToolCall)]
+    assert len(calls) == 2
+    assert calls[0].call_id != calls[1].call_id
+    assert [json.loads(c.arguments)["check_in"] for c in calls] == ["2026-12-01", "2026-12-08"]
+
+    history += [call.to_dict() for call in calls]
+    history += [_output(calls[0].call_id, "2 free"), _output(calls[1].call_id, "none")]
+    second = client.responses.create(model="gpt-5.5", input=history, tools=[AVAILABILITY])
+    assert second.output_text == "tool results: 2 free; none"
+
+
+def test_a_new_user_message_starts_a_new_tool_turn(client: OpenAI, fake: FakeOpenAI) -> None:
+    fake.call_tool_on_first_request("check_availability", {"check_in": "2027-01-01", "nights": 1})
+    history: list = [{"role": "user", "content": "rooms?"}]
+    [call] = client.responses.create(model="gpt-5.5", input=history).output
+    assert isinstance(call, ResponseFunctionToolCall)
+    history += [call.to_dict(), _output(call.call_id, "2 free")]
+    reply = client.responses.create(model="gpt-5.5", input=history)
+
+    history += [reply.output[0].to_dict(), {"role": "user", "content": "and in February?"}]
+    again = client.responses.create(model="gpt-5.5", input=history)
+
+    assert [item.type for item in again.output] == ["function_call"]
+
+
+def test_tool_calls_from_the_constructor_and_a_custom_reply() -> None:
+    def script(body: dict) -> list[tuple[str, dict]]:
+        return [("lookup", {"q": "wifi"})] if body["input"] == "wifi" else []
+
+    with FakeOpenAI(tool_calls=script, reply=lambda body: "custom") as custom:
+        sdk = OpenAI(api_key="test", base_url=custom.base_url, _strict_response_validation=True)
+        [call] = sdk.responses.create(model="m", input="wifi").output
+        assert isinstance(call, ResponseFunctionToolCall)
+        plain = sdk.responses.create(model="m", input="no tools")
+        answered = sdk.responses.create(
+            model="m", input=[call.to_dict(), _output(call.call_id, "x")]
+        )
+        sdk.close()
+
+    assert json.loads(call.arguments) == {"q": "wifi"}
+    assert plain.output_text == "custom"
+    assert answered.output_text == "custom"
+    assert custom.tool_calls is script
+
+
+def test_a_background_run_ends_with_its_calls(client: OpenAI, fake: FakeOpenAI) -> None:
+    fake.call_tool_on_first_request("check_availability", {"check_in": "2026-12-01", "nights": 3})
+    created = client.responses.create(model="gpt-5.5", input="rooms?", background=True)
+    assert created.output == []
+
+    fake.complete(created.id)
+    done = client.responses.retrieve(created.id)
+
+    assert [item.type for item in done.output] == ["function_call"]
+    assert done.output_text == ""
+
+
+def test_outputs_answer_the_calls_of_the_previous_response(
+    client: OpenAI, fake: FakeOpenAI
+) -> None:
+    fake.call_tool_on_first_request("check_availability", {"check_in": "2026-12-01", "nights": 3})
+    first = client.responses.create(model="gpt-5.5", input="rooms?", store=True)
+    [call] = first.output
+    assert isinstance(call, ResponseFunctionToolCall)
+
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.responses.create(model="gpt-5.5", input="again?", previous_response_id=first.id)
+    assert raised.value.param == "input"
+    assert raised.value.message.endswith(f"No tool output found for function call {call.call_id}.")
+
+    second = client.responses.create(
+        model="gpt-5.5", input=[_output(call.call_id, "2 free")], previous_response_id=first.id
+    )
+    assert second.output_text == "tool results: 2 free"
+
+
+def test_calls_and_outputs_must_pair_up(client: OpenAI, fake: FakeOpenAI) -> None:
+    call = {
+        "type": "function_call",
+        "call_id": "call_1",
+        "name": "check_availability",
+        "arguments": "{}",
+    }
+
+    with pytest.raises(openai.BadRequestError) as orphan_output:
+        client.responses.create(model="gpt-5.5", input=[_output("call_9", "x")])
+    with pytest.raises(openai.BadRequestError) as orphan_call:
+        client.responses.create(model="gpt-5.5", input=[call])
+    with pytest.raises(openai.BadRequestError) as output_first:
+        client.responses.create(model="gpt-5.5", input=[_output("call_1", "x"), call])
+
+    assert "No tool call found for function call output with call_id call_9." in str(
+        orphan_output.value
+    )
+    assert "No tool output found for function call call_1." in str(orphan_call.value)
+    assert "No tool call found" in str(output_first.value)
+    assert fake.created() == []
+
+
+def test_tool_outputs_of_earlier_turns_do_not_count() -> None:
+    earlier = [
+        {"role": "user", "content": "a"},
+        {"type": "function_call_output", "call_id": "c1", "output": "old"},
+    ]
+
+    assert tool_outputs(earlier) == ["old"]
+    assert tool_outputs([*earlier, {"role": "user", "content": "b"}]) == []
+    assert tool_outputs([_output("c2", [{"type": "input_text", "text": "t"}])]) == [
+        '[{"type": "input_text", "text": "t"}]'
+    ]
+    assert tool_outputs("plain text") == []
