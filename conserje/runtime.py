@@ -33,6 +33,7 @@ from conserje.eventlog.projection import ChatState
 from conserje.eventlog.restore import restore
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import write_snapshot
+from conserje.eventlog.snapshotter import Snapshotter
 from conserje.whapi.client import WhapiClient
 
 __all__ = ["Runtime"]
@@ -65,12 +66,14 @@ class Runtime:
         self.started_at = time.time()
         self.failure: str | None = None
         self._on_fatal = on_fatal
+        self.snapshotter = Snapshotter(settings.journal_dir, settings.snapshot_dir)
         self.journal = JsonlJournal(
             settings.journal_dir,
             fsync=settings.journal_fsync,
             segment_bytes=settings.journal_segment_bytes,
             clock=self.clock.now,
             on_fatal=self._journal_failed,
+            on_rotate=self.snapshotter.request,
         )
         self.journal_open = threading.Event()
         self.seen = SeenIds()
@@ -112,6 +115,7 @@ class Runtime:
             if restored.replayed >= self.settings.journal_snapshot_events:
                 self._snapshot(restored.states)
             self.journal.start()
+            self.snapshotter.start()
         except (JournalError, OSError) as exc:
             self._fail(f"journal cannot be opened: {exc}")
             return
@@ -158,6 +162,7 @@ class Runtime:
             self.supervisor.stop(timeout=budget)
         except pykka.Timeout:
             log.warning("actors did not stop within %.1f s; boot will resume their work", budget)
+        self.snapshotter.stop(timeout=budget)
         self.journal.close()
         self.whapi.close()
 

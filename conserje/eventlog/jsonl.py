@@ -79,6 +79,8 @@ class JsonlJournal:
             Turning it off is for development only.
         segment_bytes: start a new segment once the current one reaches this size.
         on_fatal: called once, from the writer thread, when a write or sync fails.
+        on_rotate: called from the writer thread with the first seq of each new
+            segment; every segment before it is closed for good.
     """
 
     def __init__(
@@ -89,12 +91,14 @@ class JsonlJournal:
         fsync: bool = True,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         on_fatal: Callable[[BaseException], None] | None = None,
+        on_rotate: Callable[[int], None] | None = None,
     ) -> None:
         self.directory = directory
         self._clock = clock
         self._fsync = fsync
         self._segment_bytes = segment_bytes
         self._on_fatal = on_fatal
+        self._on_rotate = on_rotate
         self._seq = 0
         self._h = GENESIS
         self._versions: dict[str, int] = {}
@@ -119,10 +123,18 @@ class JsonlJournal:
         """Where the journal ends now; read it only while no append is in progress."""
         return Position(self._seq, self._h, dict(self._versions))
 
-    def replay(self, start: Position | None = None) -> Iterator[Event]:
+    def replay(
+        self, start: Position | None = None, *, before_segment: int | None = None
+    ) -> Iterator[Event]:
         """Yield the events after ``start`` (default: all), checking every line.
 
         It may be called again (from another start) until :meth:`start` is called.
+
+        Args:
+            start: where to begin (a snapshot's position); the beginning by default.
+            before_segment: read only the segments that start before this seq. Those
+                are closed, so nothing is cut from them: this is how a snapshot is
+                folded while the server keeps writing the newest segment.
 
         Raises:
             JournalCorrupt: a line other than the unfinished tail is bad, a segment
@@ -135,9 +147,13 @@ class JsonlJournal:
         self._seq, self._h, self._versions = start.seq, start.h, dict(start.versions)
         self.directory.mkdir(parents=True, exist_ok=True)
         segments = self._needed_segments(list_segments(self.directory), start.seq)
+        bounded = before_segment is not None
+        if bounded:
+            segments = [s for s in segments if s.first_seq < before_segment]
         self._on_disk = 0
         for index, segment in enumerate(segments):
-            yield from self._replay_segment(segment, last=index == len(segments) - 1)
+            last = not bounded and index == len(segments) - 1
+            yield from self._replay_segment(segment, last=last)
         if self._on_disk < start.seq:
             raise JournalCorrupt(
                 self.directory, 0, f"the journal ends at seq {self._on_disk}, before {start.seq}"
@@ -272,6 +288,8 @@ class JsonlJournal:
                 if self._failure is None and os.fstat(fd).st_size >= self._segment_bytes:
                     os.close(fd)
                     fd = self._open_segment(segment_path(self.directory, self._seq + 1))
+                    if self._on_rotate is not None:
+                        self._on_rotate(self._seq + 1)
                 if stop:
                     return
         finally:

@@ -33,33 +33,52 @@ class Restored:
     replayed: int
 
 
-def restore(journal: JsonlJournal, snapshot_dir: Path, seen: SeenIds) -> Restored:
+def restore(
+    journal: JsonlJournal,
+    snapshot_dir: Path,
+    seen: SeenIds,
+    *,
+    before_segment: int | None = None,
+) -> Restored:
     """Rebuild state from the newest snapshot that the journal confirms, else from scratch.
 
     A snapshot the journal does not chain from (restored from another backup, taken
     past the journal's end) is skipped with a warning: the journal is the truth.
+
+    Args:
+        journal: the journal to replay (not yet started).
+        snapshot_dir: where snapshots are.
+        seen: receives the ids of every guest message restored.
+        before_segment: stop before the segment starting at this seq (see
+            :meth:`JsonlJournal.replay`).
 
     Raises:
         JournalCorrupt: the journal itself is damaged.
     """
     for snapshot in load_snapshots(snapshot_dir):
         try:
-            return _replay(journal, snapshot, seen)
+            return _replay(journal, snapshot, seen, before_segment)
         except JournalCorrupt as exc:
             log.warning(
                 "snapshot %s does not match the journal (%s); trying an older start",
                 snapshot.path,
                 exc,
             )
-    return _replay(journal, None, seen)
+    return _replay(journal, None, seen, before_segment)
 
 
-def _replay(journal: JsonlJournal, snapshot: LoadedSnapshot | None, seen: SeenIds) -> Restored:
+def _replay(
+    journal: JsonlJournal,
+    snapshot: LoadedSnapshot | None,
+    seen: SeenIds,
+    before_segment: int | None,
+) -> Restored:
     states = dict(snapshot.states) if snapshot else {}
     if snapshot:
         seen.claim(snapshot.seen)
     count = 0
-    for event in journal.replay(snapshot.position if snapshot else None):
+    start = snapshot.position if snapshot else None
+    for event in journal.replay(start, before_segment=before_segment):
         state = states.get(event.chat)
         if state is None:
             state = states[event.chat] = ChatState(event.chat)

@@ -23,6 +23,8 @@ from conserje.eventlog.projection import ChatState
 from conserje.eventlog.restore import restore
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import KEEP, write_snapshot
+from conserje.eventlog.snapshotter import Snapshotter
+from conserje.testing.wait import wait_for
 
 CHATS = [f"3460000000{n}@s.whatsapp.net" for n in range(3)]
 
@@ -178,3 +180,45 @@ def test_any_snapshot_point_restores_the_same_state_as_full_replay(tmp_path_fact
         plan.append(turn_events(CHATS[chat_index], n, finished=finished))
     live = build(tmp_path, plan)
     assert restored_from(tmp_path).states == live
+
+
+def test_closed_segments_are_folded_into_snapshots_while_appends_go_on(tmp_path):
+    snapshots = tmp_path / "snapshots"
+    snapshotter = Snapshotter(tmp_path / "journal", snapshots)
+    snapshotter.start()
+    journal = JsonlJournal(
+        tmp_path / "journal", clock=clock, segment_bytes=2048, on_rotate=snapshotter.request
+    )
+    journal.start()
+    live: dict = {}
+    for n in range(60):
+        for event in journal.append(turn_events(CHATS[n % 3], n)):
+            live.setdefault(event.chat, ChatState(event.chat)).apply(event)
+    wait_for(lambda: snapshotter.written >= 1, what="a snapshot folded from closed segments")
+    journal.close()
+    snapshotter.stop()
+
+    restored = restored_from(tmp_path)
+    assert restored.snapshot is not None
+    assert restored.replayed < 60 * 7
+    assert restored.states == live
+
+
+def test_a_fold_that_fails_is_logged_and_the_snapshotter_goes_on(tmp_path, caplog):
+    calls: list[int] = []
+
+    def folder(journal_dir, snapshot_dir, before):
+        calls.append(before)
+        if len(calls) == 1:
+            raise JournalCorrupt(journal_dir, 3, "damaged for the test")
+        return snapshot_dir / "x.snapshot"
+
+    snapshotter = Snapshotter(tmp_path / "j", tmp_path / "s", folder=folder)
+    snapshotter.start()
+    with caplog.at_level(logging.ERROR):
+        snapshotter.request(10)
+        wait_for(lambda: calls, what="first fold")
+        snapshotter.request(20)
+        wait_for(lambda: snapshotter.written == 1, what="second fold")
+    snapshotter.stop()
+    assert "snapshot before seq 10 failed" in caplog.text
