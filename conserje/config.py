@@ -18,12 +18,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conserje.errors import ConfigError
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "Settings", "load_settings"]
+__all__ = ["DEFAULT_FALLBACK", "DEFAULT_INSTRUCTIONS", "Settings", "load_settings"]
 
 DEFAULT_INSTRUCTIONS = (
     "You are a friendly, concise assistant answering guests on WhatsApp on behalf of a "
     "business. Answer in the guest's language. If you do not know something, say so and "
     "offer to pass the question to a person."
+)
+
+DEFAULT_FALLBACK = (
+    "Sorry, I cannot answer right now. A person from the team will get back to you soon."
 )
 
 _T = TypeVar("_T")
@@ -55,6 +59,11 @@ class Settings:
     buffer_max_wait_ms: int
     buffer_max_messages: int
     shutdown_timeout_ms: int
+    staff_chat_id: str | None
+    human_handoff_pause_ms: int
+    fallback_message: str
+    tool_interim_after_ms: int
+    allowed_chat_types: frozenset[str]
     journal_fsync: bool
     journal_segment_bytes: int
     journal_snapshot_events: int
@@ -116,6 +125,21 @@ class _Reader:
             self.problems.append(f"{name}={raw!r} is not one of {', '.join(choices)}")
             return default
         return raw
+
+    def choices(
+        self, name: str, default: tuple[str, ...], allowed: tuple[str, ...]
+    ) -> frozenset[str]:
+        raw = self.text(name)
+        if raw is None:
+            return frozenset(default)
+        picked = {part.strip() for part in raw.split(",") if part.strip()}
+        unknown = picked - set(allowed)
+        if unknown or not picked:
+            self.problems.append(
+                f"{name}={raw!r}: use a comma-separated list of {', '.join(allowed)}"
+            )
+            return frozenset(default)
+        return frozenset(picked)
 
     def timezone(self, name: str, default: str) -> str:
         raw = self.text(name, default) or default
@@ -188,6 +212,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         buffer_max_wait_ms=r.integer("BUFFER_MAX_WAIT_MS", 20_000, 0, 3_600_000),
         buffer_max_messages=r.integer("BUFFER_MAX_MESSAGES", 50, 1, 10_000),
         shutdown_timeout_ms=r.integer("SHUTDOWN_TIMEOUT_MS", 5_000, 0, 600_000),
+        staff_chat_id=r.text("STAFF_CHAT_ID"),
+        human_handoff_pause_ms=r.integer("HUMAN_HANDOFF_PAUSE_MS", 1_800_000, 0, 2_592_000_000),
+        fallback_message=r.text("FALLBACK_MESSAGE", DEFAULT_FALLBACK) or DEFAULT_FALLBACK,
+        tool_interim_after_ms=r.integer("TOOL_INTERIM_AFTER_MS", 2_000, 0, 600_000),
+        allowed_chat_types=r.choices("ALLOWED_CHAT_TYPES", ("contact",), ("contact", "group")),
         journal_fsync=r.choice("JOURNAL_FSYNC", "always", ("always", "off")) == "always",
         journal_segment_bytes=r.integer(
             "JOURNAL_SEGMENT_BYTES", 64 * 1024 * 1024, 4096, 16 * 1024 * 1024 * 1024

@@ -25,6 +25,7 @@ from conserje.actors.supervisor import Supervisor
 from conserje.actors.ticker import Ticker
 from conserje.actors.turn import TurnDeps
 from conserje.assistant.responses import ResponsesModel
+from conserje.assistant.tools import ToolRegistry
 from conserje.config import Settings
 from conserje.errors import JournalError, JournalUnavailable
 from conserje.eventlog.events import Event
@@ -95,7 +96,21 @@ class Runtime:
             clock=self.clock,
             run_timeout=settings.openai_run_timeout_ms / 1000,
         )
-        deps = TurnDeps(self.journal, model, self.whapi, self.clock, settings.timezone)
+        self.tools = ToolRegistry()
+        for problem in self.tools.load_entry_points():
+            log.error("tool plugin not loaded: %s", problem)
+        deps = TurnDeps(
+            self.journal,
+            model,
+            self.whapi,
+            self.clock,
+            settings.timezone,
+            tools=self.tools,
+            staff_chat=settings.staff_chat_id,
+            handoff_pause=settings.human_handoff_pause_ms / 1000,
+            fallback_message=settings.fallback_message,
+            interim_after=settings.tool_interim_after_ms / 1000,
+        )
         policy = BufferPolicy(
             window=settings.buffer_window_ms / 1000,
             max_wait=settings.buffer_max_wait_ms / 1000,
@@ -165,6 +180,7 @@ class Runtime:
         self.snapshotter.stop(timeout=budget)
         self.journal.close()
         self.whapi.close()
+        self.tools.close()
 
     def _journal_failed(self, exc: BaseException) -> None:
         self._fail(f"journal write failed: {exc}")

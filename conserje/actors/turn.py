@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from conserje.actors.clock import Clock
+from conserje.actors.toolstep import ToolStep
 from conserje.assistant.context import build_input, context_line
 from conserje.assistant.responses import ResponsesModel, RunResult
 from conserje.assistant.shaping import split_reply, worth_sending
+from conserje.assistant.tools import ToolRegistry
 from conserje.errors import ModelError, WhapiError
 from conserje.eventlog.events import (
     Event,
@@ -33,15 +37,16 @@ from conserje.eventlog.events import (
     ReplySent,
     RunFinished,
     RunStarted,
+    ToolCall,
     TurnFinished,
     TurnStarted,
 )
-from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.projection import ChatState, TurnInFlight
+from conserje.eventlog.protocol import Journal
 from conserje.logs import mask
 from conserje.whapi.client import WhapiClient
 
-__all__ = ["TurnDeps", "TurnRunner"]
+__all__ = ["MAX_TOOL_ROUNDS", "TurnDeps", "TurnRunner", "tool_items"]
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +54,55 @@ _RECONCILE_SLACK = 120
 """Seconds before a chunk's intent to search Whapi's list from (clocks differ)."""
 
 
+MAX_TOOL_ROUNDS = 5
+"""Rounds of tool calls one turn may make before it is given up."""
+
+
 @dataclass(frozen=True)
 class TurnDeps:
-    """What a turn needs from the outside world."""
+    """What a turn needs from the outside world, and the policies it follows.
 
-    journal: JsonlJournal
+    Attributes:
+        staff_chat: where ``escalate_to_human`` notifies staff (``None``: nobody).
+        handoff_pause: seconds the assistant stays quiet after a hand-off.
+        fallback_message: the one apology sent when the model fails for good
+            (empty: send nothing).
+        interim_after: seconds a tool may run before its interim message is sent.
+    """
+
+    journal: Journal
     model: ResponsesModel
     whapi: WhapiClient
     clock: Clock
     timezone: str
+    tools: ToolRegistry = field(default_factory=ToolRegistry)
+    staff_chat: str | None = None
+    handoff_pause: float = 1800.0
+    fallback_message: str = ""
+    interim_after: float = 2.0
+
+
+def tool_items(calls: Sequence[ToolCall], outputs: dict[str, str]) -> list[dict[str, Any]]:
+    """Return the function calls of a turn so far, each followed by its output."""
+    items: list[dict[str, Any]] = []
+    for call in calls:
+        items.append(
+            {
+                "type": "function_call",
+                "call_id": call.call_id,
+                "name": call.name,
+                "arguments": call.arguments,
+            }
+        )
+        if call.call_id in outputs:
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": call.call_id,
+                    "output": outputs[call.call_id],
+                }
+            )
+    return items
 
 
 class TurnRunner:
@@ -66,15 +111,19 @@ class TurnRunner:
     def __init__(self, deps: TurnDeps, state: ChatState) -> None:
         self._deps = deps
         self._state = state
+        self._tools = ToolStep(deps, state, self._record_all)
 
     def start(self, message_ids: list[str]) -> None:
         """Start a turn that consumes ``message_ids``, and run it to its end."""
         ids = [i for i in message_ids if i in self._state.pending]
         if not ids:
             return
-        self._record(
-            TurnStarted(chat=self._state.chat, turn_id=uuid.uuid4().hex[:16], message_ids=ids)
-        )
+        turn_id = uuid.uuid4().hex[:16]
+        self._record(TurnStarted(chat=self._state.chat, turn_id=turn_id, message_ids=ids))
+        if self._state.paused(self._deps.clock.now()):
+            # A person has the conversation: the messages are kept, not answered.
+            self._record(TurnFinished(chat=self._state.chat, turn_id=turn_id, outcome="paused"))
+            return
         self.advance()
 
     def advance(self) -> None:
@@ -83,12 +132,18 @@ class TurnRunner:
         if turn is None:
             return
         try:
-            if turn.run_status != "completed":
-                run = self._obtain_run(turn)
-                if run.status != "completed":
-                    self._finish(turn, "failed", f"run {run.status}: {run.error}".strip())
+            for _ in range(2 * MAX_TOOL_ROUNDS + 2):
+                if turn.needs_run:
+                    run = self._obtain_run(turn)
+                    if run.status != "completed":
+                        self._fail(turn, f"run {run.status}: {run.error}".strip())
+                        return
+                elif turn.pending_calls:
+                    self._tools.run(turn)
+                else:
+                    self._deliver(turn)
                     return
-            self._deliver(turn)
+            self._fail(turn, f"the model asked for tools more than {MAX_TOOL_ROUNDS} times")
         except ModelError as exc:
             log.warning("chat %s: turn %s failed: %s", mask(self._state.chat), turn.turn_id, exc)
             self._record(
@@ -96,10 +151,23 @@ class TurnRunner:
                     chat=self._state.chat, turn_id=turn.turn_id, status="error", error=str(exc)
                 )
             )
-            self._finish(turn, "failed", str(exc))
+            self._fail(turn, str(exc))
         except WhapiError as exc:
             log.warning("chat %s: reply not delivered: %s", mask(self._state.chat), exc)
             self._finish(turn, "failed", f"whapi: {exc}")
+
+    def _fail(self, turn: TurnInFlight, error: str) -> None:
+        """End a turn the model could not answer: one apology, never two in a row."""
+        fallback = self._deps.fallback_message
+        if not fallback or self._state.last_outcome == "fallback":
+            self._finish(turn, "failed", error)
+            return
+        try:
+            self._send_chunk(turn, 0, fallback)
+        except WhapiError as exc:
+            self._finish(turn, "failed", f"{error}; apology not sent: {exc}")
+            return
+        self._finish(turn, "fallback", error)
 
     def _obtain_run(self, turn: TurnInFlight) -> RunResult:
         model = self._deps.model
@@ -126,6 +194,7 @@ class TurnRunner:
                 input_tokens=run.input_tokens,
                 output_tokens=run.output_tokens,
                 error=run.error,
+                calls=list(run.calls),
                 recovered=recovered,
             )
         )
@@ -135,8 +204,11 @@ class TurnRunner:
         state = self._state
         context = context_line(self._deps.clock.now(), self._deps.timezone, state.guest_name)
         items = build_input(state.history, [m.text for m in turn.messages], context)
+        items += tool_items(turn.calls, turn.outputs)
         model = self._deps.model
-        run = model.create(items, chat=state.chat, turn_id=turn.turn_id)
+        run = model.create(
+            items, chat=state.chat, turn_id=turn.turn_id, tools=self._tools.schemas()
+        )
         self._record(
             RunStarted(
                 chat=state.chat,
@@ -157,20 +229,16 @@ class TurnRunner:
                 continue
             if index in turn.intended and self._reconcile(turn, index, chunk):
                 continue
-            self._record(
-                ReplySending(chat=self._state.chat, turn_id=turn.turn_id, chunk=index, text=chunk)
-            )
-            whapi_id = self._deps.whapi.send_text(self._state.chat, chunk)
-            self._record(
-                ReplySent(
-                    chat=self._state.chat,
-                    turn_id=turn.turn_id,
-                    chunk=index,
-                    whapi_id=whapi_id,
-                    text=chunk,
-                )
-            )
+            self._send_chunk(turn, index, chunk)
         self._finish(turn, "replied")
+
+    def _send_chunk(self, turn: TurnInFlight, index: int, chunk: str) -> None:
+        chat = self._state.chat
+        self._record(ReplySending(chat=chat, turn_id=turn.turn_id, chunk=index, text=chunk))
+        whapi_id = self._deps.whapi.send_text(chat, chunk)
+        self._record(
+            ReplySent(chat=chat, turn_id=turn.turn_id, chunk=index, whapi_id=whapi_id, text=chunk)
+        )
 
     def _reconcile(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
         """Tell whether a chunk whose send was interrupted did reach Whapi.
@@ -201,5 +269,8 @@ class TurnRunner:
         )
 
     def _record(self, event: Event) -> None:
-        (written,) = self._deps.journal.append([event])
-        self._state.apply(written)
+        self._record_all([event])
+
+    def _record_all(self, events: Sequence[Event]) -> None:
+        for written in self._deps.journal.append(events):
+            self._state.apply(written)

@@ -16,6 +16,7 @@ import openai
 
 from conserje.actors.clock import Clock
 from conserje.errors import ModelError
+from conserje.eventlog.events import ToolCall
 
 __all__ = ["TERMINAL", "ResponsesModel", "RunResult"]
 
@@ -33,6 +34,7 @@ class RunResult:
     input_tokens: int = 0
     output_tokens: int = 0
     error: str = ""
+    calls: tuple[ToolCall, ...] = ()
 
     @property
     def terminal(self) -> bool:
@@ -79,8 +81,15 @@ class ResponsesModel:
         self._poll_interval = poll_interval
         self._poll_max = poll_max
 
-    def create(self, input_items: list[dict[str, Any]], *, chat: str, turn_id: str) -> RunResult:
-        """Start a run for one turn.
+    def create(
+        self,
+        input_items: list[dict[str, Any]],
+        *,
+        chat: str,
+        turn_id: str,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> RunResult:
+        """Start a run for one turn, offering ``tools`` (function tool definitions).
 
         Raises:
             ModelError: the API refused the request or could not be reached.
@@ -94,6 +103,7 @@ class ResponsesModel:
                 store=self.background,
                 metadata={"conserje_turn": turn_id},
                 safety_identifier=_pseudonym(chat),
+                **({"tools": tools} if tools else {}),
             )
         except openai.OpenAIError as exc:
             raise ModelError(f"create failed: {_describe(exc)}") from exc
@@ -151,13 +161,20 @@ def _result(response: Any) -> RunResult:
     usage = response.usage
     error = response.error
     status = response.status or "completed"
+    completed = status == "completed"
+    calls = tuple(
+        ToolCall(call_id=item.call_id, name=item.name, arguments=item.arguments)
+        for item in (response.output or [])
+        if completed and item.type == "function_call"
+    )
     return RunResult(
         response_id=response.id,
         status=status,
-        text=response.output_text if status == "completed" else "",
+        text=response.output_text if completed else "",
         input_tokens=usage.input_tokens if usage else 0,
         output_tokens=usage.output_tokens if usage else 0,
         error=f"{error.code}: {error.message}" if error else "",
+        calls=calls,
     )
 
 

@@ -8,7 +8,8 @@ at their defaults. On disk an event is one JSON object whose ``type`` names it.
 
 A turn's story reads as: ``message_received`` (one or more) -> ``turn_started`` ->
 ``run_started`` -> ``run_finished`` -> ``reply_sending`` / ``reply_sent`` per chunk ->
-``turn_finished``.
+``turn_finished``. A run that asks for tools is followed by ``tool_called`` and
+``tool_finished`` per call, then another ``run_started`` with their results.
 """
 
 from __future__ import annotations
@@ -17,12 +18,19 @@ import msgspec
 
 __all__ = [
     "EVENT_TYPES",
+    "AgentMessage",
     "Event",
+    "HandoffEnded",
+    "HandoffStarted",
+    "InterimSent",
     "MessageReceived",
     "ReplySending",
     "ReplySent",
     "RunFinished",
     "RunStarted",
+    "ToolCall",
+    "ToolCalled",
+    "ToolFinished",
     "TurnFinished",
     "TurnStarted",
 ]
@@ -70,6 +78,14 @@ class RunStarted(Event, tag="run_started", kw_only=True):
     background: bool
 
 
+class ToolCall(msgspec.Struct, frozen=True, kw_only=True):
+    """A function call the model asked for; ``arguments`` is the JSON it wrote."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
 class RunFinished(Event, tag="run_finished", kw_only=True):
     """The model's run reached an end state.
 
@@ -77,6 +93,7 @@ class RunFinished(Event, tag="run_finished", kw_only=True):
         status: the Responses API status (``completed``, ``failed``, ``cancelled``,
             ``incomplete``), or ``error`` when no response could be had at all.
         text: the reply text (empty unless completed).
+        calls: the tools the model asked to call before it answers.
         recovered: the answer was retrieved at boot after a crash.
     """
 
@@ -87,7 +104,74 @@ class RunFinished(Event, tag="run_finished", kw_only=True):
     input_tokens: int = 0
     output_tokens: int = 0
     error: str = ""
+    calls: list[ToolCall] = msgspec.field(default_factory=list)
     recovered: bool = False
+
+
+class ToolCalled(Event, tag="tool_called", kw_only=True):
+    """A tool call is about to run: journaled first, so it runs at most once."""
+
+    turn_id: str
+    call_id: str
+    name: str
+    arguments: str
+
+
+class ToolFinished(Event, tag="tool_finished", kw_only=True):
+    """A tool call's result, as sent back to the model.
+
+    Attributes:
+        ok: the tool ran and returned a result.
+        output: the JSON the model receives (a result or ``{"error": ...}``).
+        error: the error type, or ``""``; ``interrupted`` when a restart came between
+            the call and its result, which is then never run again.
+    """
+
+    turn_id: str
+    call_id: str
+    name: str
+    ok: bool
+    output: str
+    error: str = ""
+    duration_ms: int = 0
+
+
+class InterimSent(Event, tag="interim_sent", kw_only=True):
+    """A "let me check..." message sent to the guest while a slow tool ran."""
+
+    turn_id: str
+    call_id: str
+    whapi_id: str
+    text: str
+
+
+class HandoffStarted(Event, tag="handoff_started", kw_only=True):
+    """The assistant stops answering this chat until ``until`` (Unix seconds).
+
+    Attributes:
+        by: ``assistant`` (it escalated), ``agent`` (a person wrote from the
+            business phone) or ``admin``.
+    """
+
+    by: str
+    until: float
+    reason: str = ""
+    summary: str = ""
+    urgency: str = ""
+
+
+class HandoffEnded(Event, tag="handoff_ended", kw_only=True):
+    """The assistant answers this chat again (an admin resumed it)."""
+
+    by: str
+
+
+class AgentMessage(Event, tag="agent_message", kw_only=True):
+    """A person wrote to the guest from the business phone; it enters the history."""
+
+    message_id: str
+    text: str
+    sent_at: int = 0
 
 
 class ReplySending(Event, tag="reply_sending", kw_only=True):
@@ -123,20 +207,32 @@ class TurnFinished(Event, tag="turn_finished", kw_only=True):
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     MessageReceived,
+    AgentMessage,
     TurnStarted,
     RunStarted,
     RunFinished,
+    ToolCalled,
+    ToolFinished,
+    InterimSent,
     ReplySending,
     ReplySent,
     TurnFinished,
+    HandoffStarted,
+    HandoffEnded,
 )
 
 AnyEvent = (
     MessageReceived
+    | AgentMessage
     | TurnStarted
     | RunStarted
     | RunFinished
+    | ToolCalled
+    | ToolFinished
+    | InterimSent
     | ReplySending
     | ReplySent
     | TurnFinished
+    | HandoffStarted
+    | HandoffEnded
 )

@@ -11,12 +11,19 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from conserje.eventlog.events import (
+    AgentMessage,
     Event,
+    HandoffEnded,
+    HandoffStarted,
+    InterimSent,
     MessageReceived,
     ReplySending,
     ReplySent,
     RunFinished,
     RunStarted,
+    ToolCall,
+    ToolCalled,
+    ToolFinished,
     TurnFinished,
     TurnStarted,
 )
@@ -51,11 +58,27 @@ class TurnInFlight:
     reply: str = ""
     intended: dict[int, str] = field(default_factory=dict)
     sent: dict[int, str] = field(default_factory=dict)
+    calls: list[ToolCall] = field(default_factory=list)
+    last_calls: list[str] = field(default_factory=list)
+    started_calls: set[str] = field(default_factory=set)
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def uncertain_chunks(self) -> list[int]:
         """Chunks whose send was intended but never confirmed."""
         return sorted(set(self.intended) - set(self.sent))
+
+    @property
+    def pending_calls(self) -> list[ToolCall]:
+        """Tool calls the model asked for that have no result yet."""
+        return [c for c in self.calls if c.call_id not in self.outputs]
+
+    @property
+    def needs_run(self) -> bool:
+        """Tell whether the model must run (again) before there is a reply to send."""
+        if self.run_status != "completed":
+            return True
+        return bool(self.last_calls) and not self.pending_calls
 
 
 @dataclass
@@ -70,6 +93,13 @@ class ChatState:
     history: deque[HistoryItem] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
     sent_ids: deque[str] = field(default_factory=lambda: deque(maxlen=SENT_IDS_LIMIT))
     turns_completed: int = 0
+    paused_until: float = 0.0
+    paused_by: str = ""
+    last_outcome: str = ""
+
+    def paused(self, now: float) -> bool:
+        """Tell whether a hand-off keeps the assistant quiet at ``now``."""
+        return now < self.paused_until
 
     @property
     def has_work(self) -> bool:
@@ -100,22 +130,47 @@ class ChatState:
                 # Whapi does not deliver in order; the guest's own clock orders a burst.
                 consumed.sort(key=lambda m: (m.sent_at, m.seq))
                 self.turn = TurnInFlight(event.turn_id, consumed, event.ts)
+            case TurnFinished():
+                self._finish(self._turn(event.turn_id))
+                self.last_outcome = event.outcome
+            case InterimSent():
+                self.sent_ids.append(event.whapi_id)
+            case AgentMessage():
+                self.history.append(HistoryItem("assistant", event.text))
+            case HandoffStarted():
+                self.paused_until = max(self.paused_until, event.until)
+                self.paused_by = event.by
+            case HandoffEnded():
+                self.paused_until = 0.0
+                self.paused_by = ""
+            case _:
+                self._step(event)
+
+    def _step(self, event: Event) -> None:
+        """Fold a step of the turn in flight."""
+        match event:
             case RunStarted():
                 turn = self._turn(event.turn_id)
                 turn.response_id = event.response_id
                 turn.background = event.background
                 turn.run_status = "started"
+                turn.reply = ""
+                turn.last_calls = []
             case RunFinished():
                 turn = self._turn(event.turn_id)
                 turn.run_status = event.status
                 turn.reply = event.text
+                turn.calls.extend(event.calls)
+                turn.last_calls = [c.call_id for c in event.calls]
+            case ToolCalled():
+                self._turn(event.turn_id).started_calls.add(event.call_id)
+            case ToolFinished():
+                self._turn(event.turn_id).outputs[event.call_id] = event.output
             case ReplySending():
                 self._turn(event.turn_id).intended[event.chunk] = event.text
             case ReplySent():
                 self._turn(event.turn_id).sent[event.chunk] = event.whapi_id
                 self.sent_ids.append(event.whapi_id)
-            case TurnFinished():
-                self._finish(self._turn(event.turn_id))
 
     def _turn(self, turn_id: str) -> TurnInFlight:
         if self.turn is None or self.turn.turn_id != turn_id:

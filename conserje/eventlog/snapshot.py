@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from conserje.eventlog.events import MessageReceived
+from conserje.eventlog.events import MessageReceived, ToolCall
 from conserje.eventlog.jsonl import Position
 from conserje.eventlog.projection import (
     HISTORY_LIMIT,
@@ -53,6 +53,10 @@ class _Turn(msgspec.Struct, kw_only=True):
     reply: str
     intended: dict[int, str]
     sent: dict[int, str]
+    calls: list[ToolCall]
+    last_calls: list[str]
+    started_calls: list[str]
+    outputs: dict[str, str]
 
 
 class _Chat(msgspec.Struct, kw_only=True):
@@ -64,6 +68,9 @@ class _Chat(msgspec.Struct, kw_only=True):
     history: list[tuple[str, str]]
     sent_ids: list[str]
     turns_completed: int
+    paused_until: float
+    paused_by: str
+    last_outcome: str
 
 
 class _Snapshot(msgspec.Struct, kw_only=True):
@@ -166,10 +173,17 @@ def _record(state: ChatState) -> _Chat:
             reply=turn.reply,
             intended=turn.intended,
             sent=turn.sent,
+            calls=turn.calls,
+            last_calls=turn.last_calls,
+            started_calls=sorted(turn.started_calls),
+            outputs=turn.outputs,
         ),
         history=[(h.role, h.text) for h in state.history],
         sent_ids=list(state.sent_ids),
         turns_completed=state.turns_completed,
+        paused_until=state.paused_until,
+        paused_by=state.paused_by,
+        last_outcome=state.last_outcome,
     )
 
 
@@ -192,8 +206,15 @@ def _state(record: _Chat) -> ChatState:
             turn.reply,
             turn.intended,
             turn.sent,
+            turn.calls,
+            turn.last_calls,
+            set(turn.started_calls),
+            turn.outputs,
         ),
         history=deque((HistoryItem(r, t) for r, t in record.history), maxlen=HISTORY_LIMIT),
         sent_ids=deque(record.sent_ids, maxlen=SENT_IDS_LIMIT),
         turns_completed=record.turns_completed,
+        paused_until=record.paused_until,
+        paused_by=record.paused_by,
+        last_outcome=record.last_outcome,
     )

@@ -14,13 +14,16 @@ import logging
 import falcon
 
 from conserje.errors import JournalUnavailable, MalformedWebhook
-from conserje.eventlog.events import MessageReceived
+from conserje.eventlog.events import AgentMessage, Event, HandoffStarted, MessageReceived
+from conserje.http.auth import bearer_token
 from conserje.runtime import Runtime
-from conserje.whapi.inbound import MessageKind, parse_webhook
+from conserje.whapi.inbound import InboundMessage, MessageKind, parse_webhook
 
 __all__ = ["HookResource"]
 
 log = logging.getLogger(__name__)
+
+_JOURNALED = frozenset({MessageKind.GUEST_TEXT, MessageKind.AGENT})
 
 
 class HookResource:
@@ -30,6 +33,7 @@ class HookResource:
         self._runtime = runtime
         self._token = runtime.settings.webhook_token
         self._max_bytes = runtime.settings.webhook_max_bytes
+        self._chat_types = runtime.settings.allowed_chat_types
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, token: str | None = None) -> None:
         """Journal the guest messages in one delivery, then answer."""
@@ -41,25 +45,30 @@ class HookResource:
             raise falcon.HTTPBadRequest(title="Malformed webhook", description=str(exc)) from exc
 
         kinds = dict.fromkeys(MessageKind, 0)
-        drafts: dict[str, MessageReceived] = {}
+        drafts: dict[str, list[Event]] = {}
         for message in batch.messages:
-            kind = batch.classify(message)
+            kind = batch.classify(message, self._chat_types)
             kinds[kind] += 1
+            if message.id in drafts:
+                continue
             if kind is MessageKind.GUEST_TEXT:
-                drafts.setdefault(
-                    message.id,
+                drafts[message.id] = [
                     MessageReceived(
                         chat=message.chat_id,
                         message_id=message.id,
                         sender=message.from_name,
                         text=message.body,
                         sent_at=message.timestamp,
-                    ),
-                )
+                    )
+                ]
+            elif kind is MessageKind.AGENT and message.body.strip():
+                drafts[message.id] = self._agent_took_over(message)
         fresh = self._runtime.seen.claim(drafts)
         if fresh:
             try:
-                self._runtime.accept([drafts[i] for i in drafts if i in fresh])
+                self._runtime.accept(
+                    [e for i, events in drafts.items() if i in fresh for e in events]
+                )
             except JournalUnavailable as exc:
                 self._runtime.seen.release(fresh)
                 raise falcon.HTTPServiceUnavailable(
@@ -68,17 +77,27 @@ class HookResource:
         resp.media = {
             "received": len(fresh),
             "duplicates": len(drafts) - len(fresh),
-            "ignored": sum(n for k, n in kinds.items() if k is not MessageKind.GUEST_TEXT),
+            "ignored": sum(n for k, n in kinds.items() if k not in _JOURNALED),
             "unreadable": batch.rejected,
         }
+
+    def _agent_took_over(self, message: InboundMessage) -> list[Event]:
+        """A person wrote from the business phone: record it and pause the assistant."""
+        until = self._runtime.clock.now() + self._runtime.settings.human_handoff_pause_ms / 1000
+        return [
+            AgentMessage(
+                chat=message.chat_id,
+                message_id=message.id,
+                text=message.body,
+                sent_at=message.timestamp,
+            ),
+            HandoffStarted(chat=message.chat_id, by="agent", until=until),
+        ]
 
     def _authorize(self, req: falcon.Request, token: str | None) -> None:
         if self._token is None:
             return
-        offered = token
-        if offered is None:
-            scheme, _, value = (req.get_header("Authorization") or "").partition(" ")
-            offered = value.strip() if scheme.lower() == "bearer" else None
+        offered = token if token is not None else bearer_token(req)
         if offered is None or not hmac.compare_digest(offered.encode(), self._token.encode()):
             raise falcon.HTTPUnauthorized(title="Bad webhook token", challenges=["Bearer"])
 

@@ -87,12 +87,20 @@ class WebhookBatch:
     presences: list[InboundPresence]
     rejected: int
 
-    def classify(self, message: InboundMessage) -> MessageKind:
-        """Tell what ``message`` is: a guest's text, an echo of our send, and so on."""
+    def classify(
+        self, message: InboundMessage, chat_types: frozenset[str] = frozenset({"contact"})
+    ) -> MessageKind:
+        """Tell what ``message`` is: a guest's text, an echo of our send, and so on.
+
+        Args:
+            message: one message of this delivery.
+            chat_types: the chat types the assistant answers (``contact``, ``group``).
+        """
+        kind_of_chat = chat_type(message.chat_id)
+        if kind_of_chat not in chat_types:
+            return MessageKind.GROUP
         if message.from_me:
             return MessageKind.ECHO if message.source == "api" else MessageKind.AGENT
-        if chat_type(message.chat_id) != "contact":
-            return MessageKind.GROUP
         if message.type in ("text", "link_preview") and message.body.strip():
             return MessageKind.GUEST_TEXT
         return MessageKind.UNSUPPORTED

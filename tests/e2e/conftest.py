@@ -79,3 +79,56 @@ def settle(server: ServerProcess, whapi: FakeWhapi, *, turns: int) -> None:
         timeout=20,
         what="no chat at work",
     )
+
+
+PLUGIN = """
+import os, pathlib, time
+
+import msgspec
+
+from conserje.assistant.tools import tool
+
+MARKS = pathlib.Path(os.environ["E2E_TOOL_MARKS"])
+
+
+class Stay(msgspec.Struct):
+    apartment: str
+    nights: int
+
+
+@tool(description="Price of a stay.", timeout=30, interim_message="Un momento, lo consulto...")
+def quote_stay(args: Stay) -> dict:
+    with MARKS.open("a") as f:
+        f.write(args.apartment + "\\n")
+    hold = MARKS.with_suffix(".hold")
+    deadline = time.monotonic() + 20
+    while hold.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if args.apartment == "broken":
+        raise RuntimeError("the booking system is down")
+    return {"apartment": args.apartment, "nights": args.nights, "total_eur": 95 * args.nights}
+
+
+TOOLS = [quote_stay]
+"""
+
+
+@pytest.fixture
+def tool_plugin(tmp_path):
+    """An installed tool plugin (entry point ``conserje.tools``) for the server process.
+
+    Returns the environment to start the server with and the file where the tool
+    writes one line per execution.
+    """
+    site = tmp_path / "site"
+    dist = site / "conserje_e2e_tools-0.0.1.dist-info"
+    dist.mkdir(parents=True)
+    (site / "conserje_e2e_tools.py").write_text(PLUGIN, encoding="utf-8")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: conserje-e2e-tools\nVersion: 0.0.1\n", encoding="utf-8"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[conserje.tools]\ne2e = conserje_e2e_tools:TOOLS\n", encoding="utf-8"
+    )
+    marks = tmp_path / "tool-marks.txt"
+    return {"PYTHONPATH": str(site), "E2E_TOOL_MARKS": str(marks)}, marks

@@ -1,0 +1,56 @@
+"""Admin endpoints about one chat: pause and resume the assistant."""
+
+from __future__ import annotations
+
+import falcon
+
+from conserje.errors import JournalUnavailable
+from conserje.eventlog.events import Event, HandoffEnded, HandoffStarted
+from conserje.http.auth import require_admin
+from conserje.runtime import Runtime
+
+__all__ = ["PauseResource", "ResumeResource"]
+
+
+def _journal(runtime: Runtime, event: Event) -> None:
+    try:
+        runtime.accept([event])
+    except JournalUnavailable as exc:
+        raise falcon.HTTPServiceUnavailable(
+            title="Journal unavailable", description=str(exc)
+        ) from exc
+
+
+class PauseResource:
+    """``POST /chats/{chat}/pause``: the assistant stays quiet in this chat.
+
+    The pause lasts ``HUMAN_HANDOFF_PAUSE_MS``, or ``{"minutes": N}`` from the body.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, chat: str) -> None:
+        """Journal a hand-off started by an admin."""
+        require_admin(req, self._runtime.settings.admin_token)
+        body = req.get_media(default_when_empty={})
+        minutes = body.get("minutes") if isinstance(body, dict) else None
+        if minutes is not None and (not isinstance(minutes, int | float) or minutes <= 0):
+            raise falcon.HTTPBadRequest(title="minutes must be a positive number")
+        seconds = minutes * 60 if minutes else self._runtime.settings.human_handoff_pause_ms / 1000
+        until = self._runtime.clock.now() + seconds
+        _journal(self._runtime, HandoffStarted(chat=chat, by="admin", until=until))
+        resp.media = {"chat": chat, "pausedUntil": until}
+
+
+class ResumeResource:
+    """``POST /chats/{chat}/resume``: end a pause early; the assistant answers again."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, chat: str) -> None:
+        """Journal the end of the hand-off."""
+        require_admin(req, self._runtime.settings.admin_token)
+        _journal(self._runtime, HandoffEnded(chat=chat, by="admin"))
+        resp.media = {"chat": chat, "paused": False}

@@ -1,0 +1,185 @@
+"""The conversation engine end to end: tools, hand-offs, human agents, failures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conserje.testing import payloads
+from conserje.testing.wait import wait_for
+from tests.e2e.conftest import settle
+
+pytestmark = pytest.mark.e2e
+
+GUEST = "34633444555@s.whatsapp.net"
+STAFF = "34699000111@s.whatsapp.net"
+
+
+def executions(marks) -> list[str]:
+    return marks.read_text(encoding="utf-8").split() if marks.exists() else []
+
+
+def test_a_tool_result_reaches_the_reply(make_server, whapi_fake, openai_fake, tool_plugin):
+    env, marks = tool_plugin
+    openai_fake.call_tool_on_first_request("quote_stay", {"apartment": "Mar", "nights": 3})
+    with make_server(**env) as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Cuánto cuestan 3 noches?"))
+        settle(server, whapi_fake, turns=1)
+
+        (reply,) = whapi_fake.sent
+        assert '"total_eur":285' in reply.body
+        assert [e["type"] for e in server.journal() if e["type"].startswith("tool")] == [
+            "tool_called",
+            "tool_finished",
+        ]
+        (finished,) = server.events("tool_finished")
+        assert finished["ok"] is True
+        assert executions(marks) == ["Mar"]
+        assert len(openai_fake.created()) == 2
+        offered = {t["name"] for t in openai_fake.created()[0]["tools"]}
+        assert offered == {"quote_stay", "escalate_to_human"}
+
+
+def test_a_failing_tool_gives_the_model_an_error_and_the_turn_goes_on(
+    make_server, whapi_fake, openai_fake, tool_plugin
+):
+    env, _ = tool_plugin
+    openai_fake.call_tool_on_first_request("quote_stay", {"apartment": "broken", "nights": 1})
+    with make_server(**env) as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Precio?"))
+        settle(server, whapi_fake, turns=1)
+
+        (finished,) = server.events("tool_finished")
+        assert (finished["ok"], finished["error"]) == (False, "tool_failed")
+        assert "the booking system is down" in finished["output"]
+        assert "Traceback" not in finished["output"]
+        (reply,) = whapi_fake.sent
+        assert "tool_failed" in reply.body
+        (turn,) = server.events("turn_finished")
+        assert turn["outcome"] == "replied"
+
+
+def test_a_crash_between_a_tool_call_and_its_result_never_runs_it_twice(
+    make_server, whapi_fake, openai_fake, tool_plugin
+):
+    env, marks = tool_plugin
+    hold = marks.with_suffix(".hold")
+    hold.touch()
+    openai_fake.call_tool_on_first_request("quote_stay", {"apartment": "Sol", "nights": 2})
+    server = make_server(**env).start()
+    whapi_fake.post_webhook(payloads.text_message(GUEST, "Dos noches en Sol"))
+    wait_for(lambda: executions(marks), what="the tool is running")
+    assert server.events("tool_called")
+    server.kill()
+
+    server.restart()
+    settle(server, whapi_fake, turns=1)
+    server.stop()
+    hold.unlink()
+
+    assert executions(marks) == ["Sol"]
+    (finished,) = server.events("tool_finished")
+    assert finished["error"] == "interrupted"
+    (reply,) = whapi_fake.sent
+    assert "interrupted" in reply.body
+
+
+def test_a_slow_tool_sends_its_interim_message_first(
+    make_server, whapi_fake, openai_fake, tool_plugin
+):
+    env, marks = tool_plugin
+    hold = marks.with_suffix(".hold")
+    hold.touch()
+    openai_fake.call_tool_on_first_request("quote_stay", {"apartment": "Luna", "nights": 1})
+    with make_server(TOOL_INTERIM_AFTER_MS="200", **env) as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Luna una noche?"))
+        wait_for(lambda: server.events("interim_sent"), what="the interim message")
+        hold.unlink()
+        settle(server, whapi_fake, turns=1)
+
+        bodies = [m.body for m in whapi_fake.sent]
+        assert bodies[0] == "Un momento, lo consulto..."
+        assert '"total_eur":95' in bodies[1]
+        assert len(bodies) == 2
+
+
+def test_escalation_notifies_staff_and_pauses_until_resumed(make_server, whapi_fake, openai_fake):
+    openai_fake.call_tool_on_first_request(
+        "escalate_to_human",
+        {
+            "reason": "quiere hablar con una persona",
+            "summary": "Reserva de agosto",
+            "urgency": "high",
+        },
+    )
+    with make_server(STAFF_CHAT_ID=STAFF) as server:
+        whapi_fake.post_webhook(
+            payloads.text_message(GUEST, "Quiero hablar con alguien", name="Marta")
+        )
+        settle(server, whapi_fake, turns=1)
+        openai_fake.tool_calls = None
+
+        (note,) = whapi_fake.sent_to(STAFF)
+        assert "quiere hablar con una persona" in note.body
+        assert "Marta" in note.body
+        assert "[high]" in note.body
+        (handoff,) = server.events("handoff_started")
+        assert handoff["by"] == "assistant"
+        assert len(whapi_fake.sent_to(GUEST)) == 1
+
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Hola?"))
+        settle(server, whapi_fake, turns=2)
+        assert server.events("turn_finished")[-1]["outcome"] == "paused"
+        assert len(whapi_fake.sent_to(GUEST)) == 1
+
+        assert server.post(f"/chats/{GUEST}/resume").status_code == 200
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Seguís ahí?"))
+        settle(server, whapi_fake, turns=3)
+        assert whapi_fake.sent_to(GUEST)[-1].body == "echo: ¿Seguís ahí?"
+
+
+def test_a_person_writing_from_the_business_phone_pauses_the_assistant(
+    make_server, whapi_fake, openai_fake
+):
+    with make_server() as server:
+        agent = payloads.text_message(GUEST, "Hola, soy Carmen, te ayudo yo", from_me=True)
+        assert server.post("/hook", json=agent).status_code == 200
+        wait_for(lambda: server.events("handoff_started"), what="the agent's hand-off")
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "Gracias Carmen"))
+        settle(server, whapi_fake, turns=1)
+        assert server.events("turn_finished")[-1]["outcome"] == "paused"
+        assert whapi_fake.sent == []
+
+        server.post(f"/chats/{GUEST}/resume")
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿A qué hora llegáis?"))
+        settle(server, whapi_fake, turns=2)
+        model_input = json.dumps(openai_fake.created()[-1]["input"], ensure_ascii=False)
+        assert "Hola, soy Carmen, te ayudo yo" in model_input
+        assert "Gracias Carmen" in model_input
+
+
+def test_a_failed_model_gets_one_apology_never_two_in_a_row(make_server, whapi_fake, openai_fake):
+    with make_server(FALLBACK_MESSAGE="Perdona, ahora no puedo responder.") as server:
+        openai_fake.fail_next_run("server_error", "the model is down")
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Hola?"))
+        settle(server, whapi_fake, turns=1)
+        openai_fake.fail_next_run("server_error", "still down")
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Hay alguien?"))
+        settle(server, whapi_fake, turns=2)
+
+        assert [m.body for m in whapi_fake.sent] == ["Perdona, ahora no puedo responder."]
+        assert [e["outcome"] for e in server.events("turn_finished")] == ["fallback", "failed"]
+
+
+def test_admin_endpoints_need_the_admin_token_when_one_is_set(make_server):
+    with make_server(ADMIN_TOKEN="adm1n") as server:
+        path = f"/chats/{GUEST}/pause"
+        assert server.post(path).status_code == 401
+        assert server.post(path, headers={"Authorization": "Bearer adm1"}).status_code == 401
+        assert server.post(path, headers={"Authorization": "Bearer adm1n-"}).status_code == 401
+        assert server.journal() == []
+        ok = server.post(path, json={"minutes": 5}, headers={"Authorization": "Bearer adm1n"})
+        assert ok.status_code == 200
+        (paused,) = server.events("handoff_started")
+        assert paused["by"] == "admin"
