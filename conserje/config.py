@@ -58,6 +58,7 @@ class Settings:
     buffer_window_ms: int
     buffer_max_wait_ms: int
     buffer_max_messages: int
+    typing_extended_ms: int
     shutdown_timeout_ms: int
     staff_chat_id: str | None
     human_handoff_pause_ms: int
@@ -211,6 +212,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         buffer_window_ms=r.integer("BUFFER_WINDOW_MS", 5_000, 0, 600_000),
         buffer_max_wait_ms=r.integer("BUFFER_MAX_WAIT_MS", 20_000, 0, 3_600_000),
         buffer_max_messages=r.integer("BUFFER_MAX_MESSAGES", 50, 1, 10_000),
+        typing_extended_ms=r.integer("TYPING_EXTENDED_MS", 10_000, 0, 600_000),
         shutdown_timeout_ms=r.integer("SHUTDOWN_TIMEOUT_MS", 5_000, 0, 600_000),
         staff_chat_id=r.text("STAFF_CHAT_ID"),
         human_handoff_pause_ms=r.integer("HUMAN_HANDOFF_PAUSE_MS", 1_800_000, 0, 2_592_000_000),

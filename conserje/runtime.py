@@ -20,7 +20,7 @@ import pykka
 from conserje.actors.board import Board
 from conserje.actors.buffer import BufferPolicy
 from conserje.actors.clock import Clock, SystemClock
-from conserje.actors.messages import Boot, Deliver
+from conserje.actors.messages import Boot, Deliver, Presence
 from conserje.actors.supervisor import Supervisor
 from conserje.actors.ticker import Ticker
 from conserje.actors.turn import TurnDeps
@@ -115,6 +115,7 @@ class Runtime:
             window=settings.buffer_window_ms / 1000,
             max_wait=settings.buffer_max_wait_ms / 1000,
             max_messages=settings.buffer_max_messages,
+            typing_hold=settings.typing_extended_ms / 1000,
         )
         self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(deps, policy, self.board)
         self.ticker = Ticker(self.supervisor, self.clock)
@@ -167,6 +168,10 @@ class Runtime:
         written = self.journal.append(events)
         self.supervisor.tell(Deliver(tuple(written)))
         return written
+
+    def presence(self, chat: str, status: str, at: float) -> None:
+        """Pass a guest's typing state to the supervisor (not journaled unless it matters)."""
+        self.supervisor.tell(Presence(chat, status, at))
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop the ticker and actors, then flush and close the journal."""

@@ -2,8 +2,11 @@
 
 A burst closes after ``window`` seconds of quiet since its last message, and never later
 than ``max_wait`` seconds after its first one, whatever keeps arriving; ``max_messages``
-closes it at once. The rule is pure (times in, decision out), so it is tested with plain
-numbers and the chat actor only asks it what to do.
+closes it at once. While the guest is typing or recording, the burst is held open until
+``typing_hold`` seconds after that presence, still within ``max_wait``; the hold is a
+point in time, so a "typing" that never ends cannot hold a turn forever. The rule is pure
+(times in, decision out), so it is tested with plain numbers and the chat actor only asks
+it what to do.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ __all__ = ["Buffer", "BufferPolicy"]
 
 @dataclass(frozen=True)
 class BufferPolicy:
-    """The three limits of a burst, in seconds and messages."""
+    """The limits of a burst, in seconds and messages."""
 
     window: float
     max_wait: float
     max_messages: int
+    typing_hold: float = 0.0
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Buffer:
     message_ids: list[str] = field(default_factory=list)
     first_at: float | None = None
     last_at: float | None = None
+    held_until: float | None = None
 
     def add(self, message_id: str, now: float) -> None:
         """Add a message that arrived at ``now``."""
@@ -46,7 +51,19 @@ class Buffer:
             return None
         if len(self.message_ids) >= self.policy.max_messages:
             return self.last_at
-        return min(self.last_at + self.policy.window, self.first_at + self.policy.max_wait)
+        quiet = self.last_at + self.policy.window
+        if self.held_until is not None:
+            quiet = max(quiet, self.held_until)
+        return min(quiet, self.first_at + self.policy.max_wait)
+
+    def presence(self, status: str, now: float) -> bool:
+        """Note the guest's presence; return whether it moved a waiting burst's deadline."""
+        before = self.deadline()
+        if status in ("typing", "recording"):
+            self.held_until = now + self.policy.typing_hold
+        else:
+            self.held_until = None
+        return before is not None and self.deadline() != before
 
     def due(self, now: float) -> bool:
         """Tell whether the burst is closed at ``now``."""
@@ -57,5 +74,5 @@ class Buffer:
         """Empty the buffer and return the ids it held, oldest first."""
         taken = self.message_ids
         self.message_ids = []
-        self.first_at = self.last_at = None
+        self.first_at = self.last_at = self.held_until = None
         return taken

@@ -13,7 +13,7 @@ from typing import Any
 import pykka
 
 from conserje.actors.buffer import Buffer, BufferPolicy
-from conserje.actors.messages import Arm, ChatStatus, Deliver, Resume, Tick
+from conserje.actors.messages import Arm, ChatStatus, Deliver, Presence, Resume, Tick
 from conserje.actors.turn import TurnDeps, TurnRunner
 from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.projection import ChatState
@@ -59,6 +59,8 @@ class ChatActor(pykka.ThreadingActor):
             match message:
                 case Deliver(events):
                     self._take(events)
+                case Presence(_, status, at):
+                    self._presence(status, at)
                 case Tick(now):
                     if self._buffer.due(now):
                         self._turn()
@@ -76,8 +78,15 @@ class ChatActor(pykka.ThreadingActor):
             self.state.apply(event)
             if isinstance(event, MessageReceived):
                 self._buffer.add(event.message_id, event.ts)
+        if not self.state.presence_subscribed and self.state.pending:
+            self._turns.subscribe_presence()
         if self._buffer.due(self._deps.clock.now()):
             self._turn()
+
+    def _presence(self, status: str, at: float) -> None:
+        if self._buffer.presence(status, at):
+            deadline = self._buffer.deadline()
+            self._turns.held(status, deadline if deadline is not None else at)
 
     def _resume(self) -> None:
         self._turns.advance()

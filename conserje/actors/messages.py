@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from conserje.eventlog.events import Event
 from conserje.eventlog.projection import ChatState
 
-__all__ = ["Arm", "Boot", "ChatStatus", "Deliver", "Resume", "Tick"]
+__all__ = ["Arm", "Boot", "ChatStatus", "Deliver", "Presence", "Resume", "Tick"]
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,15 @@ class Deliver:
     """Journaled events for one or more chats (from the webhook, via the supervisor)."""
 
     events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class Presence:
+    """The guest of ``chat`` is ``typing``, ``recording``, or stopped (anything else)."""
+
+    chat: str
+    status: str
+    at: float
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pykka
 from conserje.actors.board import Board
 from conserje.actors.buffer import BufferPolicy
 from conserje.actors.chat import ChatActor
-from conserje.actors.messages import Arm, Boot, ChatStatus, Deliver, Tick
+from conserje.actors.messages import Arm, Boot, ChatStatus, Deliver, Presence, Tick
 from conserje.actors.turn import TurnDeps
 from conserje.eventlog.events import Event
 from conserje.eventlog.projection import ChatState
@@ -53,6 +53,11 @@ class Supervisor(pykka.ThreadingActor):
             match message:
                 case Deliver():
                     self._deliver(message)
+                case Presence(chat):
+                    # Typing matters only to a chat with a burst waiting, so it never
+                    # starts an actor; before boot it is simply not needed.
+                    if chat in self._actors:
+                        self._actors[chat].tell(message)
                 case Tick(now):
                     self._tick(now)
                 case Arm(chat, at):

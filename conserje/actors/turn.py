@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,12 +33,14 @@ from conserje.assistant.tools import ToolRegistry
 from conserje.errors import ModelError, WhapiError
 from conserje.eventlog.events import (
     Event,
+    PresenceSubscribed,
     ReplySending,
     ReplySent,
     RunFinished,
     RunStarted,
     ToolCall,
     TurnFinished,
+    TurnHeld,
     TurnStarted,
 )
 from conserje.eventlog.projection import ChatState, TurnInFlight
@@ -56,6 +58,9 @@ _RECONCILE_SLACK = 120
 
 MAX_TOOL_ROUNDS = 5
 """Rounds of tool calls one turn may make before it is given up."""
+
+TYPING_REFRESH = 10.0
+"""Seconds between "typing..." refreshes while a run is polled."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,27 @@ class TurnRunner:
             return
         self.advance()
 
+    def subscribe_presence(self) -> None:
+        """Ask Whapi for this guest's typing, once per chat (journaled when done)."""
+        contact = self._state.chat.partition("@")[0]
+        try:
+            self._deps.whapi.subscribe_presence(contact)
+        except WhapiError as exc:
+            log.info("chat %s: presence not subscribed yet: %s", mask(self._state.chat), exc)
+            return
+        self._record(PresenceSubscribed(chat=self._state.chat))
+
+    def held(self, status: str, until: float) -> None:
+        """Journal that the guest's typing holds the waiting burst open."""
+        self._record(TurnHeld(chat=self._state.chat, status=status, until=until))
+
+    def _typing(self) -> None:
+        """Show "typing..." to the guest; a failure only costs the indicator."""
+        try:
+            self._deps.whapi.set_presence(self._state.chat, "typing")
+        except WhapiError as exc:
+            log.debug("chat %s: typing not shown: %s", mask(self._state.chat), exc)
+
     def advance(self) -> None:
         """Take the turn in flight from wherever the journal left it to its end."""
         turn = self._state.turn
@@ -181,9 +207,10 @@ class TurnRunner:
                     "turn %s: run %s is gone; running it again", turn.turn_id, turn.response_id
                 )
         if run is None:
+            self._typing()
             run = self._create(turn)
         if not run.terminal:
-            run = model.wait(run)
+            run = model.wait(run, on_poll=self._typing_refresher())
         self._record(
             RunFinished(
                 chat=self._state.chat,
@@ -199,6 +226,18 @@ class TurnRunner:
             )
         )
         return run
+
+    def _typing_refresher(self) -> Callable[[], None]:
+        """Return a poll callback that re-shows "typing..." before WhatsApp hides it."""
+        shown = self._deps.clock.now()
+
+        def refresh() -> None:
+            nonlocal shown
+            if self._deps.clock.now() - shown >= TYPING_REFRESH:
+                shown = self._deps.clock.now()
+                self._typing()
+
+        return refresh
 
     def _create(self, turn: TurnInFlight) -> RunResult:
         state = self._state

@@ -9,6 +9,7 @@ waits for the answer; a crash then loses the run and boot runs the turn again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,8 +130,8 @@ class ResponsesModel:
         except openai.OpenAIError as exc:
             raise ModelError(f"cancel failed: {_describe(exc)}") from exc
 
-    def wait(self, run: RunResult) -> RunResult:
-        """Poll ``run`` until it ends, within the run timeout.
+    def wait(self, run: RunResult, on_poll: Callable[[], None] | None = None) -> RunResult:
+        """Poll ``run`` until it ends, within the run timeout; ``on_poll`` runs before each poll.
 
         Raises:
             ModelError: the run vanished, polling failed, or the deadline passed (the
@@ -144,6 +145,8 @@ class ResponsesModel:
                 raise ModelError(f"run {run.response_id} timed out after {self._run_timeout} s")
             self._clock.sleep(pause)
             pause = min(pause * 1.5, self._poll_max)
+            if on_poll is not None:
+                on_poll()
             current = self.retrieve(run.response_id)
             if current is None:
                 raise ModelError(f"run {run.response_id} is unknown to the server")

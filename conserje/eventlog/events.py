@@ -24,6 +24,7 @@ __all__ = [
     "HandoffStarted",
     "InterimSent",
     "MessageReceived",
+    "PresenceSubscribed",
     "ReplySending",
     "ReplySent",
     "RunFinished",
@@ -32,6 +33,7 @@ __all__ = [
     "ToolCalled",
     "ToolFinished",
     "TurnFinished",
+    "TurnHeld",
     "TurnStarted",
 ]
 
@@ -174,6 +176,17 @@ class AgentMessage(Event, tag="agent_message", kw_only=True):
     sent_at: int = 0
 
 
+class TurnHeld(Event, tag="turn_held", kw_only=True):
+    """The guest is typing or recording: the waiting burst is held open until ``until``."""
+
+    status: str
+    until: float
+
+
+class PresenceSubscribed(Event, tag="presence_subscribed", kw_only=True):
+    """Whapi now reports this guest's typing; done once per chat, remembered across restarts."""
+
+
 class ReplySending(Event, tag="reply_sending", kw_only=True):
     """About to send chunk ``chunk`` of a turn's reply: the intent, before the call."""
 
@@ -219,6 +232,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TurnFinished,
     HandoffStarted,
     HandoffEnded,
+    TurnHeld,
+    PresenceSubscribed,
 )
 
 AnyEvent = (
@@ -235,4 +250,6 @@ AnyEvent = (
     | TurnFinished
     | HandoffStarted
     | HandoffEnded
+    | TurnHeld
+    | PresenceSubscribed
 )

@@ -17,6 +17,7 @@ from conserje.eventlog.events import (
     HandoffStarted,
     InterimSent,
     MessageReceived,
+    PresenceSubscribed,
     ReplySending,
     ReplySent,
     RunFinished,
@@ -96,6 +97,7 @@ class ChatState:
     paused_until: float = 0.0
     paused_by: str = ""
     last_outcome: str = ""
+    presence_subscribed: bool = False
 
     def paused(self, now: float) -> bool:
         """Tell whether a hand-off keeps the assistant quiet at ``now``."""
@@ -143,6 +145,8 @@ class ChatState:
             case HandoffEnded():
                 self.paused_until = 0.0
                 self.paused_by = ""
+            case PresenceSubscribed():
+                self.presence_subscribed = True
             case _:
                 self._step(event)
 

@@ -71,6 +71,7 @@ class _Chat(msgspec.Struct, kw_only=True):
     paused_until: float
     paused_by: str
     last_outcome: str
+    presence_subscribed: bool
 
 
 class _Snapshot(msgspec.Struct, kw_only=True):
@@ -184,6 +185,7 @@ def _record(state: ChatState) -> _Chat:
         paused_until=state.paused_until,
         paused_by=state.paused_by,
         last_outcome=state.last_outcome,
+        presence_subscribed=state.presence_subscribed,
     )
 
 
@@ -217,4 +219,5 @@ def _state(record: _Chat) -> ChatState:
         paused_until=record.paused_until,
         paused_by=record.paused_by,
         last_outcome=record.last_outcome,
+        presence_subscribed=record.presence_subscribed,
     )

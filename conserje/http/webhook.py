@@ -63,6 +63,12 @@ class HookResource:
                 ]
             elif kind is MessageKind.AGENT and message.body.strip():
                 drafts[message.id] = self._agent_took_over(message)
+        now = self._runtime.clock.now()
+        for presence in batch.presences:
+            if presence.contact_id.isdigit():
+                self._runtime.presence(
+                    f"{presence.contact_id}@s.whatsapp.net", presence.status.lower(), now
+                )
         fresh = self._runtime.seen.claim(drafts)
         if fresh:
             try:

@@ -53,6 +53,14 @@ class WhapiClient:
         """Show ``typing``, ``recording`` or ``pause`` in a chat."""
         self._call("PUT", f"/presences/{chat_id}", json={"presence": presence, "delay": 0})
 
+    def subscribe_presence(self, contact: str) -> None:
+        """Ask Whapi to report the contact's typing; "already subscribed" counts as done."""
+        try:
+            self._call("POST", f"/presences/{contact}")
+        except WhapiError as exc:
+            if exc.status != 409:
+                raise
+
     def list_sent(self, chat_id: str, *, since: int, count: int = 100) -> list[SentRecord]:
         """Return the messages we sent to ``chat_id`` since ``since`` (Unix seconds)."""
         answer = self._call(

@@ -95,3 +95,55 @@ def test_an_empty_buffer_has_no_deadline_and_is_never_due():
     assert buffer.deadline() is None
     assert not buffer.due(0.0)
     assert not buffer.due(1e12)
+
+
+TYPING = BufferPolicy(window=5.0, max_wait=20.0, max_messages=50, typing_hold=10.0)
+
+
+def test_typing_holds_a_burst_open_beyond_the_quiet_window():
+    buffer = Buffer(TYPING)
+    buffer.add("m1", 100.0)
+    assert buffer.presence("typing", 103.0) is True
+    assert not buffer.due(105.5)
+    assert buffer.deadline() == 113.0
+    assert buffer.due(113.0)
+
+
+def test_the_hold_expires_by_itself_when_no_stop_ever_comes():
+    buffer = Buffer(TYPING)
+    buffer.add("m1", 100.0)
+    buffer.presence("recording", 101.0)
+    assert buffer.due(111.0)
+
+
+def test_stopping_typing_releases_the_hold():
+    buffer = Buffer(TYPING)
+    buffer.add("m1", 100.0)
+    buffer.presence("typing", 101.0)
+    assert buffer.presence("online", 102.0) is True
+    assert buffer.deadline() == 105.0
+
+
+def test_typing_never_holds_past_the_absolute_cap():
+    buffer = Buffer(TYPING)
+    buffer.add("m1", 100.0)
+    for t in range(101, 140, 3):
+        buffer.presence("typing", float(t))
+    assert buffer.deadline() == 120.0
+
+
+def test_typing_before_the_first_message_still_holds_it():
+    buffer = Buffer(TYPING)
+    assert buffer.presence("typing", 100.0) is False
+    assert buffer.deadline() is None
+    buffer.add("m1", 101.0)
+    assert buffer.deadline() == 110.0
+
+
+def test_taking_the_burst_clears_the_hold():
+    buffer = Buffer(TYPING)
+    buffer.add("m1", 100.0)
+    buffer.presence("typing", 100.0)
+    buffer.take()
+    buffer.add("m2", 200.0)
+    assert buffer.deadline() == 205.0

@@ -183,3 +183,26 @@ def test_admin_endpoints_need_the_admin_token_when_one_is_set(make_server):
         assert ok.status_code == 200
         (paused,) = server.events("handoff_started")
         assert paused["by"] == "admin"
+
+
+def test_typing_holds_the_turn_and_presence_is_subscribed_once(
+    make_server, whapi_fake, openai_fake
+):
+    number = GUEST.partition("@")[0]
+    with make_server(BUFFER_WINDOW_MS="300", TYPING_EXTENDED_MS="1500") as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "seria"))
+        whapi_fake.post_webhook(payloads.presence(number, "typing"))
+        wait_for(lambda: server.events("turn_held"), what="the burst is held")
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "del 1 al 5 de diciembre"))
+        settle(server, whapi_fake, turns=1)
+
+        assert [m.body for m in whapi_fake.sent] == ["echo: seria\ndel 1 al 5 de diciembre"]
+        assert whapi_fake.subscriptions == {number}
+        assert len(server.events("presence_subscribed")) == 1
+        assert (GUEST, "typing") in whapi_fake.presences_set
+
+        server.stop()
+        server.restart()
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "gracias"))
+        settle(server, whapi_fake, turns=2)
+        assert len(whapi_fake.requests("POST", "/presences/")) == 1
