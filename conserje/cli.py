@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from conserje import __version__
+from conserje.audit import add_log_arguments, run_log
 from conserje.config import load_settings
 from conserje.errors import ConfigError
 from conserje.logs import configure_logging
@@ -21,10 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"conserje {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the server (settings come from the environment)")
+    add_log_arguments(
+        commands.add_parser(
+            "log",
+            help="read and check the journal (needs no settings but the data dir)",
+            description="Read and check the journal; nothing is ever written.",
+        )
+    )
     args = parser.parse_args(argv)
 
     if args.command == "serve":
         return _serve()
+    if args.command == "log":
+        return run_log(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

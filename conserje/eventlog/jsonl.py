@@ -37,7 +37,7 @@ from conserje.eventlog.codec import GENESIS, BadLine, SealedLine, open_line, sea
 from conserje.eventlog.events import Event
 from conserje.eventlog.segments import Segment, fsync_dir, list_segments, segment_path
 
-__all__ = ["DEFAULT_SEGMENT_BYTES", "JsonlJournal", "Position"]
+__all__ = ["DEFAULT_SEGMENT_BYTES", "JsonlJournal", "PendingAppend", "Position"]
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class JsonlJournal:
             raise JournalCorrupt(
                 segment.path, 0, f"segment missing: seq {self._seq + 1} to {segment.first_seq - 1}"
             )
-        append = _Tentative(self._seq, self._h)
+        append = PendingAppend(self._seq, self._h)
         offset = append_offset = 0
         with segment.path.open("rb") as f:
             for lineno, raw in enumerate(f, start=1):
@@ -201,7 +201,7 @@ class JsonlJournal:
                     self._seq, self._h = append.seq, append.h
                     self._versions.update(append.versions)
                     yield from append.events
-                    append = _Tentative(self._seq, self._h)
+                    append = PendingAppend(self._seq, self._h)
                     append_offset = offset
         if append.events:
             if not last:
@@ -373,8 +373,11 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-class _Tentative:
-    """The lines of an append read so far, checked but not yet counted."""
+class PendingAppend:
+    """The lines of an append read so far, checked but not yet counted.
+
+    Shared by replay and ``conserje log verify`` so both apply the same order checks.
+    """
 
     def __init__(self, seq: int, h: str) -> None:
         self.seq = seq
@@ -383,6 +386,11 @@ class _Tentative:
         self.events: list[Event] = []
 
     def add(self, sealed: SealedLine, committed: dict[str, int]) -> None:
+        """Check ``sealed`` follows the lines before it and count it tentatively.
+
+        Raises:
+            BadLine: its seq or its chat's version is out of order.
+        """
         event = sealed.event
         if event.seq != self.seq + 1:
             raise BadLine(f"seq {event.seq} follows {self.seq}")
