@@ -42,6 +42,7 @@ from conserje.eventlog.events import (
     TurnFinished,
     TurnHeld,
     TurnStarted,
+    Usage,
 )
 from conserje.eventlog.projection import ChatState, TurnInFlight
 from conserje.eventlog.protocol import Journal
@@ -218,8 +219,11 @@ class TurnRunner:
                 response_id=run.response_id,
                 status=run.status,
                 text=run.text,
-                input_tokens=run.input_tokens,
-                output_tokens=run.output_tokens,
+                usage=Usage(
+                    input_tokens=run.input_tokens,
+                    output_tokens=run.output_tokens,
+                    cached_tokens=run.cached_tokens,
+                ),
                 error=run.error,
                 calls=list(run.calls),
                 recovered=recovered,

@@ -34,6 +34,7 @@ class RunResult:
     text: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
     error: str = ""
     calls: tuple[ToolCall, ...] = ()
 
@@ -176,9 +177,15 @@ def _result(response: Any) -> RunResult:
         text=response.output_text if completed else "",
         input_tokens=usage.input_tokens if usage else 0,
         output_tokens=usage.output_tokens if usage else 0,
+        cached_tokens=_cached(usage),
         error=f"{error.code}: {error.message}" if error else "",
         calls=calls,
     )
+
+
+def _cached(usage: Any) -> int:
+    details = getattr(usage, "input_tokens_details", None)
+    return int(getattr(details, "cached_tokens", 0) or 0)
 
 
 def _pseudonym(chat: str) -> str:

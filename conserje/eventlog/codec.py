@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import msgspec
 
 from conserje.eventlog.events import AnyEvent, Event
+from conserje.eventlog.upcast import CURRENT, upcast
 
 __all__ = ["GENESIS", "BadLine", "SealedLine", "decode_line", "encode_line", "open_line", "seal"]
 
@@ -91,10 +92,25 @@ def open_line(raw: bytes, prev: str) -> SealedLine:
         raise BadLine("hash does not match: the line was altered, or a line before it")
     try:
         event = _decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        raise BadLine(f"not an event: {exc}") from exc
+    except msgspec.DecodeError:
+        event = None
+    if event is None or event.v != CURRENT[type(event).__struct_config__.tag]:
+        event = _upcast(body)
     more = _MORE.search(body)
     return SealedLine(event, h, int(more.group(1)) if more else 0)
+
+
+def _upcast(body: bytes) -> Event:
+    """Decode a line written with an older schema (or fail with the reason)."""
+    try:
+        raw = msgspec.json.decode(body)
+        if not isinstance(raw, dict):
+            raise BadLine("not an event: not a JSON object")
+        return msgspec.convert(upcast(raw), AnyEvent)
+    except (msgspec.MsgspecError, ValueError) as exc:
+        if isinstance(exc, BadLine):
+            raise
+        raise BadLine(f"not an event: {exc}") from exc
 
 
 def encode_line(event: Event) -> bytes:

@@ -14,6 +14,8 @@ A turn's story reads as: ``message_received`` (one or more) -> ``turn_started`` 
 
 from __future__ import annotations
 
+from typing import Union
+
 import msgspec
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "TurnFinished",
     "TurnHeld",
     "TurnStarted",
+    "Usage",
 ]
 
 
@@ -88,6 +91,14 @@ class ToolCall(msgspec.Struct, frozen=True, kw_only=True):
     arguments: str
 
 
+class Usage(msgspec.Struct, frozen=True, kw_only=True):
+    """Tokens a run used; ``cached_tokens`` is the part of the input served from cache."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+
 class RunFinished(Event, tag="run_finished", kw_only=True):
     """The model's run reached an end state.
 
@@ -95,16 +106,19 @@ class RunFinished(Event, tag="run_finished", kw_only=True):
         status: the Responses API status (``completed``, ``failed``, ``cancelled``,
             ``incomplete``), or ``error`` when no response could be had at all.
         text: the reply text (empty unless completed).
+        usage: the tokens the run used (schema v2; v1 had flat ``input_tokens`` and
+            ``output_tokens``, upcast on read by :mod:`conserje.eventlog.upcast`).
         calls: the tools the model asked to call before it answers.
         recovered: the answer was retrieved at boot after a crash.
     """
+
+    v: int = 2
 
     turn_id: str
     response_id: str = ""
     status: str
     text: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
+    usage: Usage = msgspec.field(default_factory=Usage)
     error: str = ""
     calls: list[ToolCall] = msgspec.field(default_factory=list)
     recovered: bool = False
@@ -236,20 +250,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     PresenceSubscribed,
 )
 
-AnyEvent = (
-    MessageReceived
-    | AgentMessage
-    | TurnStarted
-    | RunStarted
-    | RunFinished
-    | ToolCalled
-    | ToolFinished
-    | InterimSent
-    | ReplySending
-    | ReplySent
-    | TurnFinished
-    | HandoffStarted
-    | HandoffEnded
-    | TurnHeld
-    | PresenceSubscribed
-)
+AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007 - built from the tuple
+"""The tagged union msgspec decodes a journal line into; derived, never listed twice."""
