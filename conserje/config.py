@@ -49,6 +49,8 @@ class Settings:
     openai_run_timeout_ms: int
     openai_request_timeout_ms: int
     openai_strict_validation: bool
+    openai_max_concurrency: int
+    orphan_run_policy: str
     whapi_token: str
     whapi_api_url: str
     whapi_timeout_ms: int
@@ -203,6 +205,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_run_timeout_ms=r.integer("OPENAI_RUN_TIMEOUT_MS", 120_000, 1_000, 3_600_000),
         openai_request_timeout_ms=r.integer("OPENAI_REQUEST_TIMEOUT_MS", 30_000, 100, 600_000),
         openai_strict_validation=r.boolean("OPENAI_STRICT_VALIDATION", False),
+        openai_max_concurrency=r.integer("OPENAI_MAX_CONCURRENCY", 16, 1, 10_000),
+        orphan_run_policy=r.choice("ORPHAN_RUN_POLICY", "adopt", ("adopt", "cancel")),
         whapi_token=r.required("WHAPI_TOKEN", "your Whapi channel token"),
         whapi_api_url=r.url("WHAPI_API_URL", "https://gate.whapi.cloud") or "",
         whapi_timeout_ms=r.integer("WHAPI_TIMEOUT_MS", 15_000, 100, 120_000),

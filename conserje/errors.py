@@ -11,6 +11,7 @@ The hierarchy::
     ├── MalformedWebhook     a webhook body is not a JSON object (answered 400)
     ├── WhapiError           Whapi answered an error or could not be reached
     └── ModelError           the model could not produce a run
+        └── ContextTooLong   the input exceeds the model's context window
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 __all__ = [
     "ConfigError",
     "ConserjeError",
+    "ContextTooLong",
     "JournalConflict",
     "JournalCorrupt",
     "JournalError",
@@ -88,3 +90,7 @@ class WhapiError(ConserjeError):
 
 class ModelError(ConserjeError):
     """The model did not produce a run (an API error, a timeout, a failed run)."""
+
+
+class ContextTooLong(ModelError):
+    """The model refused the input as longer than its context window."""

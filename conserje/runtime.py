@@ -95,6 +95,7 @@ class Runtime:
             background=settings.openai_background,
             clock=self.clock,
             run_timeout=settings.openai_run_timeout_ms / 1000,
+            max_concurrency=settings.openai_max_concurrency,
         )
         self.tools = ToolRegistry()
         for problem in self.tools.load_entry_points():
@@ -110,6 +111,7 @@ class Runtime:
             handoff_pause=settings.human_handoff_pause_ms / 1000,
             fallback_message=settings.fallback_message,
             interim_after=settings.tool_interim_after_ms / 1000,
+            orphan_policy=settings.orphan_run_policy,
         )
         policy = BufferPolicy(
             window=settings.buffer_window_ms / 1000,

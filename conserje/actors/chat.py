@@ -46,7 +46,7 @@ class ChatActor(pykka.ThreadingActor):
         self._deps = deps
         self._buffer = Buffer(policy)
         self._supervisor = supervisor
-        self._turns = TurnRunner(deps, state)
+        self._turns = TurnRunner(deps, state, on_change=self._report)
 
     def on_start(self) -> None:
         """Pick up work the journal says is unfinished."""

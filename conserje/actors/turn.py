@@ -37,6 +37,8 @@ from conserje.eventlog.events import (
     ReplySending,
     ReplySent,
     RunFinished,
+    RunRecovered,
+    RunRetried,
     RunStarted,
     ToolCall,
     TurnFinished,
@@ -74,6 +76,8 @@ class TurnDeps:
         fallback_message: the one apology sent when the model fails for good
             (empty: send nothing).
         interim_after: seconds a tool may run before its interim message is sent.
+        orphan_policy: what boot does with a run still going after a crash: ``adopt``
+            (keep polling it) or ``cancel`` (cancel it and run the turn again).
     """
 
     journal: Journal
@@ -86,6 +90,7 @@ class TurnDeps:
     handoff_pause: float = 1800.0
     fallback_message: str = ""
     interim_after: float = 2.0
+    orphan_policy: str = "adopt"
 
 
 def tool_items(calls: Sequence[ToolCall], outputs: dict[str, str]) -> list[dict[str, Any]]:
@@ -112,11 +117,21 @@ def tool_items(calls: Sequence[ToolCall], outputs: dict[str, str]) -> list[dict[
 
 
 class TurnRunner:
-    """Runs and resumes the turns of one chat; used only from that chat's actor."""
+    """Runs and resumes the turns of one chat; used only from that chat's actor.
 
-    def __init__(self, deps: TurnDeps, state: ChatState) -> None:
+    Args:
+        deps: the outside world and the policies.
+        state: the chat's projection, updated with every event journaled.
+        on_change: called after each journaled step, so operators' views follow a
+            long turn as it goes rather than when it ends.
+    """
+
+    def __init__(
+        self, deps: TurnDeps, state: ChatState, on_change: Callable[[], None] | None = None
+    ) -> None:
         self._deps = deps
         self._state = state
+        self._on_change = on_change
         self._tools = ToolStep(deps, state, self._record_all)
 
     def start(self, message_ids: list[str]) -> None:
@@ -198,20 +213,14 @@ class TurnRunner:
 
     def _obtain_run(self, turn: TurnInFlight) -> RunResult:
         model = self._deps.model
-        recovered = False
-        run: RunResult | None = None
-        if turn.run_status == "started" and turn.background and turn.response_id:
-            run = model.retrieve(turn.response_id)
+        with model.slot():
+            run = self._recover(turn) if turn.run_status == "started" else None
             recovered = run is not None
             if run is None:
-                log.info(
-                    "turn %s: run %s is gone; running it again", turn.turn_id, turn.response_id
-                )
-        if run is None:
-            self._typing()
-            run = self._create(turn)
-        if not run.terminal:
-            run = model.wait(run, on_poll=self._typing_refresher())
+                self._typing()
+                run = self._create(turn)
+            if not run.terminal:
+                run = model.wait(run, on_poll=self._typing_refresher())
         self._record(
             RunFinished(
                 chat=self._state.chat,
@@ -230,6 +239,33 @@ class TurnRunner:
             )
         )
         return run
+
+    def _recover(self, turn: TurnInFlight) -> RunResult | None:
+        """Decide what to do with a run a crash interrupted; ``None``: run the turn again."""
+        run: RunResult | None = None
+        if not turn.background:
+            outcome = "rerun"
+        else:
+            run = self._deps.model.retrieve(turn.response_id)
+            if run is None:
+                outcome = "gone"
+            elif run.terminal:
+                outcome = "completed" if run.status == "completed" else "failed"
+            elif self._deps.orphan_policy == "cancel":
+                self._deps.model.cancel(run.response_id)
+                outcome = "cancelled"
+            else:
+                outcome = "adopted"
+        self._record(
+            RunRecovered(
+                chat=self._state.chat,
+                turn_id=turn.turn_id,
+                response_id=turn.response_id,
+                outcome=outcome,
+            )
+        )
+        log.info("turn %s: interrupted run %s %s", turn.turn_id, turn.response_id, outcome)
+        return run if outcome in ("completed", "adopted") else None
 
     def _typing_refresher(self) -> Callable[[], None]:
         """Return a poll callback that re-shows "typing..." before WhatsApp hides it."""
@@ -250,7 +286,19 @@ class TurnRunner:
         items += tool_items(turn.calls, turn.outputs)
         model = self._deps.model
         run = model.create(
-            items, chat=state.chat, turn_id=turn.turn_id, tools=self._tools.schemas()
+            items,
+            chat=state.chat,
+            turn_id=turn.turn_id,
+            tools=self._tools.schemas(),
+            on_retry=lambda attempt, error, ambiguous: self._record(
+                RunRetried(
+                    chat=state.chat,
+                    turn_id=turn.turn_id,
+                    attempt=attempt,
+                    error=error,
+                    ambiguous=ambiguous,
+                )
+            ),
         )
         self._record(
             RunStarted(
@@ -317,3 +365,5 @@ class TurnRunner:
     def _record_all(self, events: Sequence[Event]) -> None:
         for written in self._deps.journal.append(events):
             self._state.apply(written)
+        if self._on_change is not None:
+            self._on_change()

@@ -9,17 +9,22 @@ waits for the answer; a crash then loses the run and boot runs the turn again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import openai
 
 from conserje.actors.clock import Clock
-from conserje.errors import ModelError
+from conserje.errors import ContextTooLong, ModelError
 from conserje.eventlog.events import ToolCall
 
-__all__ = ["TERMINAL", "ResponsesModel", "RunResult"]
+__all__ = ["CREATE_ATTEMPTS", "TERMINAL", "ResponsesModel", "RunResult"]
+
+CREATE_ATTEMPTS = 4
+"""Tries to start a run before the turn fails (with backoff between them)."""
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
 """Statuses after which a run never changes."""
@@ -57,6 +62,7 @@ class ResponsesModel:
         clock: the time source for polling and its deadline.
         run_timeout: seconds a run may take before it is cancelled.
         poll_interval: first pause between polls; it grows to ``poll_max``.
+        max_concurrency: runs in flight at once across all chats (``OPENAI_MAX_CONCURRENCY``).
     """
 
     def __init__(
@@ -70,6 +76,7 @@ class ResponsesModel:
         run_timeout: float,
         poll_interval: float = 0.2,
         poll_max: float = 2.0,
+        max_concurrency: int = 32,
     ) -> None:
         self._client = client
         # A retried create can start a second run that nobody polls; creates are
@@ -82,6 +89,7 @@ class ResponsesModel:
         self._run_timeout = run_timeout
         self._poll_interval = poll_interval
         self._poll_max = poll_max
+        self._slots = threading.BoundedSemaphore(max_concurrency)
 
     def create(
         self,
@@ -90,26 +98,75 @@ class ResponsesModel:
         chat: str,
         turn_id: str,
         tools: list[dict[str, Any]] | None = None,
+        on_retry: Callable[[int, str, bool], None] | None = None,
     ) -> RunResult:
         """Start a run for one turn, offering ``tools`` (function tool definitions).
 
+        A refusal that may pass (429, 5xx, a lost connection) is retried with backoff,
+        honouring ``Retry-After``, within the run timeout. Before each retry
+        ``on_retry(attempt, reason, ambiguous)`` is called; ``ambiguous`` means the
+        server may have started a run anyway (only a 429 proves it did not).
+
         Raises:
-            ModelError: the API refused the request or could not be reached.
+            ContextTooLong: the input is longer than the model's context window.
+            ModelError: the API refused the request, or kept failing.
         """
+        deadline = self._clock.now() + self._run_timeout
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return _result(self._create_once(input_items, chat, turn_id, tools))
+            except openai.BadRequestError as exc:
+                if exc.code == "context_length_exceeded":
+                    raise ContextTooLong(f"create failed: {_describe(exc)}") from exc
+                raise ModelError(f"create failed: {_describe(exc)}") from exc
+            except (
+                openai.RateLimitError,
+                openai.InternalServerError,
+                openai.APIConnectionError,
+            ) as exc:
+                pause = _retry_after(exc) or min(2.0 ** (attempt - 1), 8.0)
+                if attempt == CREATE_ATTEMPTS or self._clock.now() + pause > deadline:
+                    raise ModelError(
+                        f"create failed after {attempt} attempts: {_describe(exc)}"
+                    ) from exc
+                if on_retry is not None:
+                    on_retry(attempt, _describe(exc), not isinstance(exc, openai.RateLimitError))
+                self._clock.sleep(pause)
+            except openai.OpenAIError as exc:
+                raise ModelError(f"create failed: {_describe(exc)}") from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _create_once(
+        self,
+        input_items: list[dict[str, Any]],
+        chat: str,
+        turn_id: str,
+        tools: list[dict[str, Any]] | None,
+    ) -> Any:
+        return self._create_client.responses.create(
+            model=self.model,
+            instructions=self.instructions,
+            input=input_items,  # type: ignore[arg-type]
+            background=self.background,
+            store=self.background,
+            metadata={"conserje_turn": turn_id},
+            safety_identifier=_pseudonym(chat),
+            **({"tools": tools} if tools else {}),
+        )
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the ``max_concurrency`` run slots for the duration of a run.
+
+        Raises:
+            ModelError: no slot came free within the run timeout.
+        """
+        if not self._slots.acquire(timeout=self._run_timeout):
+            raise ModelError(f"every model slot stayed busy for {self._run_timeout} s")
         try:
-            response = self._create_client.responses.create(
-                model=self.model,
-                instructions=self.instructions,
-                input=input_items,  # type: ignore[arg-type]
-                background=self.background,
-                store=self.background,
-                metadata={"conserje_turn": turn_id},
-                safety_identifier=_pseudonym(chat),
-                **({"tools": tools} if tools else {}),
-            )
-        except openai.OpenAIError as exc:
-            raise ModelError(f"create failed: {_describe(exc)}") from exc
-        return _result(response)
+            yield
+        finally:
+            self._slots.release()
 
     def retrieve(self, response_id: str) -> RunResult | None:
         """Return the run's current state, or ``None`` if the server does not know it.
@@ -181,6 +238,21 @@ def _result(response: Any) -> RunResult:
         error=f"{error.code}: {error.message}" if error else "",
         calls=calls,
     )
+
+
+def _retry_after(exc: openai.OpenAIError) -> float | None:
+    """Seconds the server asked to wait (``Retry-After-Ms`` or ``Retry-After``), up to 60."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            value = float(response.headers.get(header, "")) * scale
+        except ValueError:
+            continue
+        if value > 0:
+            return min(value, 60.0)
+    return None
 
 
 def _cached(usage: Any) -> int:

@@ -30,6 +30,8 @@ __all__ = [
     "ReplySending",
     "ReplySent",
     "RunFinished",
+    "RunRecovered",
+    "RunRetried",
     "RunStarted",
     "ToolCall",
     "ToolCalled",
@@ -89,6 +91,36 @@ class ToolCall(msgspec.Struct, frozen=True, kw_only=True):
     call_id: str
     name: str
     arguments: str
+
+
+class RunRetried(Event, tag="run_retried", kw_only=True):
+    """Starting a run was refused and is tried again.
+
+    Attributes:
+        ambiguous: the failure (a 5xx, a lost connection) leaves open whether the
+            server started a run anyway; such a run would finish unpolled, and this
+            line is how an auditor knows it may exist.
+    """
+
+    turn_id: str
+    attempt: int
+    error: str
+    ambiguous: bool
+
+
+class RunRecovered(Event, tag="run_recovered", kw_only=True):
+    """What boot found of a run a crash interrupted, and what it did.
+
+    Attributes:
+        outcome: ``completed`` (its answer is delivered), ``adopted`` (still running,
+            polled again), ``cancelled`` (still running, cancelled by policy, the turn
+            runs again), ``failed`` or ``gone`` (the turn runs again), ``rerun`` (a
+            foreground run cannot be found again; the turn runs again).
+    """
+
+    turn_id: str
+    response_id: str
+    outcome: str
 
 
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
@@ -237,6 +269,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AgentMessage,
     TurnStarted,
     RunStarted,
+    RunRetried,
+    RunRecovered,
     RunFinished,
     ToolCalled,
     ToolFinished,
