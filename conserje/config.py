@@ -50,6 +50,8 @@ class Settings:
     openai_request_timeout_ms: int
     openai_strict_validation: bool
     openai_max_concurrency: int
+    thread_token_threshold: int
+    historial_summary_threshold: int
     orphan_run_policy: str
     whapi_token: str
     whapi_api_url: str
@@ -206,6 +208,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_request_timeout_ms=r.integer("OPENAI_REQUEST_TIMEOUT_MS", 30_000, 100, 600_000),
         openai_strict_validation=r.boolean("OPENAI_STRICT_VALIDATION", False),
         openai_max_concurrency=r.integer("OPENAI_MAX_CONCURRENCY", 16, 1, 10_000),
+        thread_token_threshold=r.integer("THREAD_TOKEN_THRESHOLD", 8_000, 0, 10_000_000),
+        historial_summary_threshold=r.integer(
+            "HISTORIAL_SUMMARY_THRESHOLD", 5_000, 100, 10_000_000
+        ),
         orphan_run_policy=r.choice("ORPHAN_RUN_POLICY", "adopt", ("adopt", "cancel")),
         whapi_token=r.required("WHAPI_TOKEN", "your Whapi channel token"),
         whapi_api_url=r.url("WHAPI_API_URL", "https://gate.whapi.cloud") or "",

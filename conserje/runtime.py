@@ -112,6 +112,8 @@ class Runtime:
             fallback_message=settings.fallback_message,
             interim_after=settings.tool_interim_after_ms / 1000,
             orphan_policy=settings.orphan_run_policy,
+            token_threshold=settings.thread_token_threshold,
+            summary_tokens=settings.historial_summary_threshold,
         )
         policy = BufferPolicy(
             window=settings.buffer_window_ms / 1000,

@@ -26,11 +26,12 @@ from typing import Any
 
 from conserje.actors.clock import Clock
 from conserje.actors.toolstep import ToolStep
+from conserje.assistant.compaction import SUMMARY_INSTRUCTIONS, plan, transcript
 from conserje.assistant.context import build_input, context_line
 from conserje.assistant.responses import ResponsesModel, RunResult
 from conserje.assistant.shaping import split_reply, worth_sending
 from conserje.assistant.tools import ToolRegistry
-from conserje.errors import ModelError, WhapiError
+from conserje.errors import ContextTooLong, ModelError, WhapiError
 from conserje.eventlog.events import (
     Event,
     PresenceSubscribed,
@@ -40,6 +41,7 @@ from conserje.eventlog.events import (
     RunRecovered,
     RunRetried,
     RunStarted,
+    ThreadCompacted,
     ToolCall,
     TurnFinished,
     TurnHeld,
@@ -78,6 +80,9 @@ class TurnDeps:
         interim_after: seconds a tool may run before its interim message is sent.
         orphan_policy: what boot does with a run still going after a crash: ``adopt``
             (keep polling it) or ``cancel`` (cancel it and run the turn again).
+        token_threshold: a run's input above this many tokens compacts the history
+            after the turn (0: never).
+        summary_tokens: about how many tokens history takes after compaction.
     """
 
     journal: Journal
@@ -91,6 +96,8 @@ class TurnDeps:
     fallback_message: str = ""
     interim_after: float = 2.0
     orphan_policy: str = "adopt"
+    token_threshold: int = 8000
+    summary_tokens: int = 5000
 
 
 def tool_items(calls: Sequence[ToolCall], outputs: dict[str, str]) -> list[dict[str, Any]]:
@@ -267,25 +274,13 @@ class TurnRunner:
         log.info("turn %s: interrupted run %s %s", turn.turn_id, turn.response_id, outcome)
         return run if outcome in ("completed", "adopted") else None
 
-    def _typing_refresher(self) -> Callable[[], None]:
-        """Return a poll callback that re-shows "typing..." before WhatsApp hides it."""
-        shown = self._deps.clock.now()
-
-        def refresh() -> None:
-            nonlocal shown
-            if self._deps.clock.now() - shown >= TYPING_REFRESH:
-                shown = self._deps.clock.now()
-                self._typing()
-
-        return refresh
-
-    def _create(self, turn: TurnInFlight) -> RunResult:
+    def _create_run(self, turn: TurnInFlight) -> RunResult:
         state = self._state
         context = context_line(self._deps.clock.now(), self._deps.timezone, state.guest_name)
         items = build_input(state.history, [m.text for m in turn.messages], context)
         items += tool_items(turn.calls, turn.outputs)
         model = self._deps.model
-        run = model.create(
+        return model.create(
             items,
             chat=state.chat,
             turn_id=turn.turn_id,
@@ -300,13 +295,34 @@ class TurnRunner:
                 )
             ),
         )
+
+    def _typing_refresher(self) -> Callable[[], None]:
+        """Return a poll callback that re-shows "typing..." before WhatsApp hides it."""
+        shown = self._deps.clock.now()
+
+        def refresh() -> None:
+            nonlocal shown
+            if self._deps.clock.now() - shown >= TYPING_REFRESH:
+                shown = self._deps.clock.now()
+                self._typing()
+
+        return refresh
+
+    def _create(self, turn: TurnInFlight) -> RunResult:
+        state = self._state
+        try:
+            run = self._create_run(turn)
+        except ContextTooLong:
+            if not self.compact("context_length_exceeded"):
+                raise
+            run = self._create_run(turn)
         self._record(
             RunStarted(
                 chat=state.chat,
                 turn_id=turn.turn_id,
                 response_id=run.response_id,
-                model=model.model,
-                background=model.background,
+                model=self._deps.model.model,
+                background=self._deps.model.background,
             )
         )
         return run
@@ -354,10 +370,44 @@ class TurnRunner:
                 return True
         return False
 
+    def compact(self, reason: str) -> bool:
+        """Replace older history with a written summary; return whether anything changed.
+
+        Raises:
+            ModelError: the summary could not be written.
+        """
+        target = self._deps.summary_tokens
+        older, kept = plan(self._state.history, target)
+        if not older:
+            return False
+        summary = self._deps.model.summarize(
+            transcript(older), instructions=SUMMARY_INSTRUCTIONS, max_output_tokens=target // 2
+        )
+        self._record(
+            ThreadCompacted(
+                chat=self._state.chat,
+                summary=summary,
+                kept=kept,
+                tokens_before=self._state.last_input_tokens,
+                reason=reason,
+            )
+        )
+        return True
+
+    def _compact_if_over(self) -> None:
+        threshold = self._deps.token_threshold
+        if not threshold or self._state.last_input_tokens <= threshold:
+            return
+        try:
+            self.compact("threshold")
+        except ModelError as exc:
+            log.warning("chat %s: history not compacted: %s", mask(self._state.chat), exc)
+
     def _finish(self, turn: TurnInFlight, outcome: str, error: str = "") -> None:
         self._record(
             TurnFinished(chat=self._state.chat, turn_id=turn.turn_id, outcome=outcome, error=error)
         )
+        self._compact_if_over()
 
     def _record(self, event: Event) -> None:
         self._record_all([event])

@@ -154,6 +154,27 @@ class ResponsesModel:
             **({"tools": tools} if tools else {}),
         )
 
+    def summarize(self, text: str, *, instructions: str, max_output_tokens: int) -> str:
+        """Have the model write a summary of ``text`` (a plain, foreground request).
+
+        Raises:
+            ModelError: the request failed or gave no text.
+        """
+        try:
+            response = self._client.responses.create(
+                model=self.model,
+                instructions=instructions,
+                input=[{"role": "user", "content": text}],
+                max_output_tokens=max_output_tokens,
+                store=False,
+            )
+        except openai.OpenAIError as exc:
+            raise ModelError(f"summary failed: {_describe(exc)}") from exc
+        summary = _result(response).text.strip()
+        if not summary:
+            raise ModelError("summary failed: the model wrote nothing")
+        return summary
+
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one of the ``max_concurrency`` run slots for the duration of a run.

@@ -21,6 +21,7 @@ import msgspec
 __all__ = [
     "EVENT_TYPES",
     "AgentMessage",
+    "ContextReset",
     "Event",
     "HandoffEnded",
     "HandoffStarted",
@@ -33,6 +34,7 @@ __all__ = [
     "RunRecovered",
     "RunRetried",
     "RunStarted",
+    "ThreadCompacted",
     "ToolCall",
     "ToolCalled",
     "ToolFinished",
@@ -233,6 +235,28 @@ class PresenceSubscribed(Event, tag="presence_subscribed", kw_only=True):
     """Whapi now reports this guest's typing; done once per chat, remembered across restarts."""
 
 
+class ThreadCompacted(Event, tag="thread_compacted", kw_only=True):
+    """The chat's history was compacted: older items replaced by a written summary.
+
+    Attributes:
+        summary: the model's summary of the replaced items, readable by auditors.
+        kept: the most recent history items kept verbatim after the summary.
+        tokens_before: the input size of the last run, which triggered it.
+        reason: ``threshold`` or ``context_length_exceeded``.
+    """
+
+    summary: str
+    kept: int
+    tokens_before: int
+    reason: str
+
+
+class ContextReset(Event, tag="context_reset", kw_only=True):
+    """An admin cleared the chat's history: the next turn starts fresh."""
+
+    by: str
+
+
 class ReplySending(Event, tag="reply_sending", kw_only=True):
     """About to send chunk ``chunk`` of a turn's reply: the intent, before the call."""
 
@@ -282,6 +306,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     HandoffEnded,
     TurnHeld,
     PresenceSubscribed,
+    ThreadCompacted,
+    ContextReset,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007 - built from the tuple

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from conserje.eventlog.events import (
     AgentMessage,
+    ContextReset,
     Event,
     HandoffEnded,
     HandoffStarted,
@@ -22,6 +23,7 @@ from conserje.eventlog.events import (
     ReplySent,
     RunFinished,
     RunStarted,
+    ThreadCompacted,
     ToolCall,
     ToolCalled,
     ToolFinished,
@@ -29,10 +31,20 @@ from conserje.eventlog.events import (
     TurnStarted,
 )
 
-__all__ = ["HISTORY_LIMIT", "SENT_IDS_LIMIT", "ChatState", "HistoryItem", "TurnInFlight"]
+__all__ = [
+    "HISTORY_LIMIT",
+    "SENT_IDS_LIMIT",
+    "SUMMARY_PREFIX",
+    "ChatState",
+    "HistoryItem",
+    "TurnInFlight",
+]
 
 HISTORY_LIMIT = 200
 """Items of history kept per chat; the oldest fall off (compaction will replace this)."""
+
+SUMMARY_PREFIX = "Summary of the conversation before the messages that follow:\n"
+"""How a compaction's summary is introduced to the model."""
 
 SENT_IDS_LIMIT = 500
 """Whapi ids of our own sends remembered per chat, to recognise their echoes."""
@@ -98,6 +110,7 @@ class ChatState:
     paused_by: str = ""
     last_outcome: str = ""
     presence_subscribed: bool = False
+    last_input_tokens: int = 0
 
     def paused(self, now: float) -> bool:
         """Tell whether a hand-off keeps the assistant quiet at ``now``."""
@@ -135,6 +148,16 @@ class ChatState:
             case TurnFinished():
                 self._finish(self._turn(event.turn_id))
                 self.last_outcome = event.outcome
+            case RunStarted() | RunFinished() | ToolCalled() | ToolFinished():
+                self._step(event)
+            case ReplySending() | ReplySent():
+                self._step(event)
+            case _:
+                self._context(event)
+
+    def _context(self, event: Event) -> None:
+        """Fold an event about the chat's context: history, pauses, presence."""
+        match event:
             case InterimSent():
                 self.sent_ids.append(event.whapi_id)
             case AgentMessage():
@@ -147,8 +170,15 @@ class ChatState:
                 self.paused_by = ""
             case PresenceSubscribed():
                 self.presence_subscribed = True
-            case _:
-                self._step(event)
+            case ThreadCompacted():
+                kept = list(self.history)[-event.kept :] if event.kept else []
+                self.history.clear()
+                self.history.append(HistoryItem("developer", SUMMARY_PREFIX + event.summary))
+                self.history.extend(kept)
+                self.last_input_tokens = 0
+            case ContextReset():
+                self.history.clear()
+                self.last_input_tokens = 0
 
     def _step(self, event: Event) -> None:
         """Fold a step of the turn in flight."""
@@ -166,6 +196,8 @@ class ChatState:
                 turn.reply = event.text
                 turn.calls.extend(event.calls)
                 turn.last_calls = [c.call_id for c in event.calls]
+                if event.usage.input_tokens:
+                    self.last_input_tokens = event.usage.input_tokens
             case ToolCalled():
                 self._turn(event.turn_id).started_calls.add(event.call_id)
             case ToolFinished():

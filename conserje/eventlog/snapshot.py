@@ -72,6 +72,7 @@ class _Chat(msgspec.Struct, kw_only=True):
     paused_by: str
     last_outcome: str
     presence_subscribed: bool
+    last_input_tokens: int
 
 
 class _Snapshot(msgspec.Struct, kw_only=True):
@@ -186,6 +187,7 @@ def _record(state: ChatState) -> _Chat:
         paused_by=state.paused_by,
         last_outcome=state.last_outcome,
         presence_subscribed=state.presence_subscribed,
+        last_input_tokens=state.last_input_tokens,
     )
 
 
@@ -220,4 +222,5 @@ def _state(record: _Chat) -> ChatState:
         paused_by=record.paused_by,
         last_outcome=record.last_outcome,
         presence_subscribed=record.presence_subscribed,
+        last_input_tokens=record.last_input_tokens,
     )

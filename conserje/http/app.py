@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 
 from conserje.http.admin import HealthResource, InfoResource, LocksResource, ReadyResource
-from conserje.http.chats import PauseResource, ResumeResource
+from conserje.http.chats import PauseResource, ResetResource, ResumeResource
 from conserje.http.webhook import HookResource
 from conserje.runtime import Runtime
 
@@ -24,4 +24,5 @@ def create_app(runtime: Runtime) -> falcon.App:
     app.add_route("/locks", LocksResource(runtime))
     app.add_route("/chats/{chat}/pause", PauseResource(runtime))
     app.add_route("/chats/{chat}/resume", ResumeResource(runtime))
+    app.add_route("/chats/{chat}/reset", ResetResource(runtime))
     return app

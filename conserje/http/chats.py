@@ -1,15 +1,15 @@
-"""Admin endpoints about one chat: pause and resume the assistant."""
+"""Admin endpoints about one chat: pause and resume the assistant, reset its context."""
 
 from __future__ import annotations
 
 import falcon
 
 from conserje.errors import JournalUnavailable
-from conserje.eventlog.events import Event, HandoffEnded, HandoffStarted
+from conserje.eventlog.events import ContextReset, Event, HandoffEnded, HandoffStarted
 from conserje.http.auth import require_admin
 from conserje.runtime import Runtime
 
-__all__ = ["PauseResource", "ResumeResource"]
+__all__ = ["PauseResource", "ResetResource", "ResumeResource"]
 
 
 def _journal(runtime: Runtime, event: Event) -> None:
@@ -54,3 +54,20 @@ class ResumeResource:
         require_admin(req, self._runtime.settings.admin_token)
         _journal(self._runtime, HandoffEnded(chat=chat, by="admin"))
         resp.media = {"chat": chat, "paused": False}
+
+
+class ResetResource:
+    """``POST /chats/{chat}/reset``: forget the chat's history; the next turn starts fresh.
+
+    The journal keeps everything: the reset is itself an event, so an audit still
+    shows what was said before it.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, chat: str) -> None:
+        """Journal a context reset."""
+        require_admin(req, self._runtime.settings.admin_token)
+        _journal(self._runtime, ContextReset(chat=chat, by="admin"))
+        resp.media = {"chat": chat, "reset": True}

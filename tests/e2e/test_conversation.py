@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conserje.testing import payloads
+from conserje.testing._server import Fault, json_response
 from conserje.testing.wait import wait_for
 from tests.e2e.conftest import settle
 
@@ -206,3 +207,67 @@ def test_typing_holds_the_turn_and_presence_is_subscribed_once(
         whapi_fake.post_webhook(payloads.text_message(GUEST, "gracias"))
         settle(server, whapi_fake, turns=2)
         assert len(whapi_fake.requests("POST", "/presences/")) == 1
+
+
+def test_history_over_the_threshold_is_compacted_into_a_readable_summary(
+    make_server, whapi_fake, openai_fake
+):
+    settings = {"THREAD_TOKEN_THRESHOLD": "120", "HISTORIAL_SUMMARY_THRESHOLD": "100"}
+    with make_server(**settings) as server:
+        padding = " (y te cuento más detalles del viaje para que lo tengas todo claro)" * 2
+        texts = ["Somos cuatro adultos", "Llegamos el 3 de mayo", "¿Y parking?"]
+        for n, text in enumerate(t + padding for t in texts):
+            whapi_fake.post_webhook(payloads.text_message(GUEST, text))
+            settle(server, whapi_fake, turns=n + 1)
+
+        compactions = server.events("thread_compacted")
+        assert compactions
+        assert compactions[0]["reason"] == "threshold"
+        assert "Somos cuatro adultos" in compactions[0]["summary"]
+        turns = [b for b in openai_fake.created() if b.get("background")]
+        last_input = json.dumps(turns[-1]["input"], ensure_ascii=False)
+        assert "Summary of the conversation" in last_input
+        summary_requests = [
+            b for b in openai_fake.created() if "memory" in b.get("instructions", "")
+        ]
+        assert len(summary_requests) == len(compactions)
+
+
+def test_context_length_exceeded_compacts_and_retries_once(make_server, whapi_fake, openai_fake):
+    too_long = {
+        "error": {
+            "message": "Your input exceeds the context window of this model.",
+            "type": "invalid_request_error",
+            "param": "input",
+            "code": "context_length_exceeded",
+        }
+    }
+    with make_server(THREAD_TOKEN_THRESHOLD="0", HISTORIAL_SUMMARY_THRESHOLD="100") as server:
+        padding = " (te lo explico con calma para que quede todo bien anotado)" * 2
+        for text in ("Reservé el ático", "Para el puente de diciembre"):
+            whapi_fake.post_webhook(payloads.text_message(GUEST, text + padding))
+        settle(server, whapi_fake, turns=1)
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "Y otra cosa más" + padding))
+        settle(server, whapi_fake, turns=2)
+        openai_fake.inject(Fault("POST", "/v1/responses", response=json_response(400, too_long)))
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Me confirmas la reserva?"))
+        settle(server, whapi_fake, turns=3)
+
+        (compaction,) = server.events("thread_compacted")
+        assert compaction["reason"] == "context_length_exceeded"
+        assert whapi_fake.sent[-1].body == "echo: ¿Me confirmas la reserva?"
+        assert server.events("turn_finished")[-1]["outcome"] == "replied"
+
+
+def test_an_admin_reset_starts_the_context_afresh(make_server, whapi_fake, openai_fake):
+    with make_server() as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "Mi nombre es Pilar"))
+        settle(server, whapi_fake, turns=1)
+        assert server.post(f"/chats/{GUEST}/reset").status_code == 200
+        wait_for(lambda: server.events("context_reset"), what="the reset is journaled")
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Cómo me llamo?"))
+        settle(server, whapi_fake, turns=2)
+
+        last_input = json.dumps(openai_fake.created()[-1]["input"], ensure_ascii=False)
+        assert "Mi nombre es Pilar" not in last_input
+        assert "Mi nombre es Pilar" in json.dumps(server.journal(), ensure_ascii=False)
