@@ -180,29 +180,31 @@ class JsonlJournal:
             )
         append = PendingAppend(self._seq, self._h)
         offset = append_offset = 0
+        first_seq, versions = segment.first_seq, self._versions
         with segment.path.open("rb") as f:
             for lineno, raw in enumerate(f, start=1):
                 offset += len(raw)
-                self._on_disk = segment.first_seq + lineno - 1
-                if self._on_disk <= self._seq:
+                if first_seq + lineno - 1 <= self._seq:
                     append_offset = offset
                     continue
                 try:
                     sealed = open_line(raw, append.h)
-                    append.add(sealed, self._versions)
+                    append.add(sealed, versions)
                 except BadLine as exc:
                     # Only a crash mid-write leaves a last line without its newline; a
                     # whole line that fails its checks is damage, however late it is.
                     if last and not raw.endswith(b"\n") and not f.read(1):
                         self._cut(segment.path, append_offset, f"line {lineno}: {exc.reason}")
+                        self._on_disk = self._seq
                         return
                     raise JournalCorrupt(segment.path, lineno, exc.reason) from exc
                 if sealed.more == 0:
                     self._seq, self._h = append.seq, append.h
-                    self._versions.update(append.versions)
+                    versions.update(append.versions)
                     yield from append.events
-                    append = PendingAppend(self._seq, self._h)
+                    append.reset(self._seq, self._h)
                     append_offset = offset
+            self._on_disk = first_seq + lineno - 1 if offset else first_seq - 1
         if append.events:
             if not last:
                 raise JournalCorrupt(segment.path, 0, "the segment ends inside an append")
@@ -380,6 +382,10 @@ class PendingAppend:
     """
 
     def __init__(self, seq: int, h: str) -> None:
+        self.reset(seq, h)
+
+    def reset(self, seq: int, h: str) -> None:
+        """Start the next append after ``seq`` (reused: replay makes millions of these)."""
         self.seq = seq
         self.h = h
         self.versions: dict[str, int] = {}

@@ -43,36 +43,41 @@ _NAME = re.compile(r"^(\d{20})\.snapshot$")
 _TRAILER = re.compile(rb"\n#blake2b:([0-9a-f]{32})\n\Z")
 
 
+# Every field after the identifying ones has a default, so a snapshot written before a
+# field existed still loads (the older code had no such state, which is what the
+# default says). Add fields only with defaults; anything else needs a schema bump.
+
+
 class _Turn(msgspec.Struct, kw_only=True):
     turn_id: str
-    messages: list[MessageReceived]
-    started_at: float
-    response_id: str
-    background: bool
-    run_status: str
-    reply: str
-    intended: dict[int, str]
-    sent: dict[int, str]
-    calls: list[ToolCall]
-    last_calls: list[str]
-    started_calls: list[str]
-    outputs: dict[str, str]
+    messages: list[MessageReceived] = msgspec.field(default_factory=list)
+    started_at: float = 0.0
+    response_id: str = ""
+    background: bool = False
+    run_status: str = ""
+    reply: str = ""
+    intended: dict[int, str] = msgspec.field(default_factory=dict)
+    sent: dict[int, str] = msgspec.field(default_factory=dict)
+    calls: list[ToolCall] = msgspec.field(default_factory=list)
+    last_calls: list[str] = msgspec.field(default_factory=list)
+    started_calls: list[str] = msgspec.field(default_factory=list)
+    outputs: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class _Chat(msgspec.Struct, kw_only=True):
     chat: str
     version: int
-    guest_name: str
-    pending: list[MessageReceived]
-    turn: _Turn | None
-    history: list[tuple[str, str]]
-    sent_ids: list[str]
-    turns_completed: int
-    paused_until: float
-    paused_by: str
-    last_outcome: str
-    presence_subscribed: bool
-    last_input_tokens: int
+    guest_name: str = ""
+    pending: list[MessageReceived] = msgspec.field(default_factory=list)
+    turn: _Turn | None = None
+    history: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    sent_ids: list[str] = msgspec.field(default_factory=list)
+    turns_completed: int = 0
+    paused_until: float = 0.0
+    paused_by: str = ""
+    last_outcome: str = ""
+    presence_subscribed: bool = False
+    last_input_tokens: int = 0
 
 
 class _Snapshot(msgspec.Struct, kw_only=True):

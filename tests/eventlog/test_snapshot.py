@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import pytest
@@ -222,3 +224,19 @@ def test_a_fold_that_fails_is_logged_and_the_snapshotter_goes_on(tmp_path, caplo
         wait_for(lambda: snapshotter.written == 1, what="second fold")
     snapshotter.stop()
     assert "snapshot before seq 10 failed" in caplog.text
+
+
+def test_a_snapshot_from_before_a_field_existed_still_loads(tmp_path):
+    live = build(tmp_path, [turn_events(CHATS[0], 1), "snap"])
+    (path,) = (tmp_path / "snapshots").glob("*.snapshot")
+    body, _, _ = path.read_bytes().rpartition(b"\n#blake2b:")
+    older = json.loads(body)
+    for chat in older["chats"]:
+        del chat["presence_subscribed"], chat["last_input_tokens"]
+    body = json.dumps(older).encode()
+    digest = hashlib.blake2b(body, digest_size=16).hexdigest().encode()
+    path.write_bytes(body + b"\n#blake2b:" + digest + b"\n")
+
+    restored = restored_from(tmp_path)
+    assert restored.snapshot == path
+    assert restored.states[CHATS[0]].history == live[CHATS[0]].history
