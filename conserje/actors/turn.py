@@ -29,7 +29,7 @@ from conserje.actors.toolstep import ToolStep
 from conserje.assistant.compaction import SUMMARY_INSTRUCTIONS, plan, transcript
 from conserje.assistant.context import build_input, context_line
 from conserje.assistant.responses import ResponsesModel, RunResult
-from conserje.assistant.shaping import split_reply, worth_sending
+from conserje.assistant.shaping import split_reply, typing_time, worth_sending
 from conserje.assistant.tools import ToolRegistry
 from conserje.errors import ContextTooLong, ModelError, WhapiError
 from conserje.eventlog.events import (
@@ -277,7 +277,8 @@ class TurnRunner:
     def _create_run(self, turn: TurnInFlight) -> RunResult:
         state = self._state
         context = context_line(self._deps.clock.now(), self._deps.timezone, state.guest_name)
-        items = build_input(state.history, [m.text for m in turn.messages], context)
+        quoted = next((m.quoted for m in reversed(turn.messages) if m.quoted), "")
+        items = build_input(state.history, [m.text for m in turn.messages], context, quoted)
         items += tool_items(turn.calls, turn.outputs)
         model = self._deps.model
         return model.create(
@@ -342,7 +343,7 @@ class TurnRunner:
     def _send_chunk(self, turn: TurnInFlight, index: int, chunk: str) -> None:
         chat = self._state.chat
         self._record(ReplySending(chat=chat, turn_id=turn.turn_id, chunk=index, text=chunk))
-        whapi_id = self._deps.whapi.send_text(chat, chunk)
+        whapi_id = self._deps.whapi.send_text(chat, chunk, typing_time=typing_time(chunk))
         self._record(
             ReplySent(chat=chat, turn_id=turn.turn_id, chunk=index, whapi_id=whapi_id, text=chunk)
         )

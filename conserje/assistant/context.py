@@ -20,14 +20,18 @@ def context_line(now: float, timezone: str, guest_name: str) -> str:
 
 
 def build_input(
-    history: Iterable[HistoryItem], new_texts: list[str], context: str
+    history: Iterable[HistoryItem], new_texts: list[str], context: str, quoted: str = ""
 ) -> list[dict[str, Any]]:
     """Build a run's input items: earlier history, the context line, the new burst.
 
     The burst's messages are joined into one user message, as the guest meant them
-    as one utterance; history keeps bursts the same way.
+    as one utterance; history keeps bursts the same way. When the guest replied to an
+    earlier message, the context line says which, so the model reads the reply in
+    context (and never mistakes the quoted words for new ones).
     """
     items: list[dict[str, Any]] = [{"role": h.role, "content": h.text} for h in history]
+    if quoted:
+        context += f' The guest is replying to this earlier message: "{quoted}"'
     items.append({"role": "developer", "content": context})
     items.append({"role": "user", "content": "\n".join(new_texts)})
     return items

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_CHUNKS", "split_reply", "worth_sending"]
+__all__ = ["MAX_CHUNKS", "split_reply", "typing_time", "worth_sending"]
 
 MAX_CHUNKS = 6
 """More paragraphs than this are sent as fewer, longer messages."""
@@ -27,3 +27,12 @@ def worth_sending(reply: str, guest_texts: list[str]) -> bool:
         return False
     echoed = " ".join(" ".join(guest_texts).split()).casefold()
     return normalized != echoed
+
+
+def typing_time(chunk: str) -> int:
+    """Seconds of "typing..." Whapi shows before a chunk: longer text, longer typing.
+
+    About 25 characters a second, from 1 to 4 seconds, so a burst of chunks reads as a
+    person writing without keeping the guest waiting.
+    """
+    return max(1, min(4, round(len(chunk) / 25)))

@@ -63,12 +63,14 @@ class MessageReceived(Event, tag="message_received", kw_only=True):
         sender: the guest's WhatsApp display name, if any.
         text: what the guest wrote.
         sent_at: when WhatsApp says it was sent (Unix seconds).
+        quoted: the text of the message the guest replied to, if any.
     """
 
     message_id: str
     sender: str = ""
     text: str
     sent_at: int = 0
+    quoted: str = ""
 
 
 class TurnStarted(Event, tag="turn_started", kw_only=True):

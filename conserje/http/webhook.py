@@ -59,6 +59,7 @@ class HookResource:
                         sender=message.from_name,
                         text=message.body,
                         sent_at=message.timestamp,
+                        quoted=message.quoted[:1000],
                     )
                 ]
             elif kind is MessageKind.AGENT and message.body.strip():

@@ -33,6 +33,11 @@ class _Body(msgspec.Struct):
     body: str = ""
 
 
+class _Context(msgspec.Struct):
+    quoted_id: str = ""
+    quoted_content: _Body | None = None
+
+
 class InboundMessage(msgspec.Struct, kw_only=True):
     """One item of ``messages``; only the fields Conserje reads."""
 
@@ -46,6 +51,14 @@ class InboundMessage(msgspec.Struct, kw_only=True):
     from_name: str = ""
     text: _Body | None = None
     link_preview: _Body | None = None
+    context: _Context | None = None
+
+    @property
+    def quoted(self) -> str:
+        """The text of the message this one replies to, when WhatsApp includes it."""
+        if self.context is None or self.context.quoted_content is None:
+            return ""
+        return self.context.quoted_content.body
 
     @property
     def body(self) -> str:

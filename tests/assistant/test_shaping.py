@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conserje.assistant.context import build_input, context_line
-from conserje.assistant.shaping import MAX_CHUNKS, split_reply, worth_sending
+from conserje.assistant.shaping import MAX_CHUNKS, split_reply, typing_time, worth_sending
 from conserje.eventlog.projection import HistoryItem
 
 # --- split_reply ----------------------------------------------------------------------
@@ -134,3 +134,16 @@ def test_build_input_without_history():
         {"role": "developer", "content": "ctx"},
         {"role": "user", "content": "Hola"},
     ]
+
+
+def test_typing_time_grows_with_the_chunk_within_bounds():
+    assert typing_time("ok") == 1
+    assert typing_time("x" * 75) == 3
+    assert typing_time("x" * 5000) == 4
+
+
+def test_a_quoted_message_is_named_in_the_context_line_not_as_new_words():
+    items = build_input([], ["Sí, esa"], "Now it is Monday.", quoted="¿Os va bien el ático?")
+    assert items[-2]["role"] == "developer"
+    assert "¿Os va bien el ático?" in items[-2]["content"]
+    assert items[-1] == {"role": "user", "content": "Sí, esa"}

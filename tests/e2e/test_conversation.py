@@ -271,3 +271,30 @@ def test_an_admin_reset_starts_the_context_afresh(make_server, whapi_fake, opena
         last_input = json.dumps(openai_fake.created()[-1]["input"], ensure_ascii=False)
         assert "Mi nombre es Pilar" not in last_input
         assert "Mi nombre es Pilar" in json.dumps(server.journal(), ensure_ascii=False)
+
+
+def test_a_guest_quoting_the_bot_gets_one_answer_in_context(make_server, whapi_fake, openai_fake):
+    with make_server() as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Tenéis el ático libre?"))
+        settle(server, whapi_fake, turns=1)
+        ours = whapi_fake.sent[0]
+        quoting = payloads.text_message(
+            GUEST,
+            "Sí, ese mismo",
+            context={
+                "quoted_id": ours.id,
+                "quoted_author": "15550001111",
+                "quoted_type": "text",
+                "quoted_content": {"body": ours.body},
+            },
+        )
+        whapi_fake.post_webhook(quoting)
+        settle(server, whapi_fake, turns=2)
+
+        assert [m.body for m in whapi_fake.sent] == [
+            "echo: ¿Tenéis el ático libre?",
+            "echo: Sí, ese mismo",
+        ]
+        context = json.dumps(openai_fake.created()[-1]["input"], ensure_ascii=False)
+        assert f'replying to this earlier message: \\"{ours.body}\\"' in context
+        assert all(m.typing_time >= 1 for m in whapi_fake.sent)
