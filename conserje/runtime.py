@@ -26,6 +26,7 @@ from conserje.actors.ticker import Ticker
 from conserje.actors.turn import TurnDeps
 from conserje.assistant.responses import ResponsesModel
 from conserje.assistant.tools import ToolRegistry
+from conserje.assistant.validation import load_validators
 from conserje.config import Settings
 from conserje.errors import JournalError, JournalUnavailable
 from conserje.eventlog.events import Event
@@ -100,6 +101,9 @@ class Runtime:
         self.tools = ToolRegistry()
         for problem in self.tools.load_entry_points():
             log.error("tool plugin not loaded: %s", problem)
+        validators, problems = load_validators()
+        for problem in problems:
+            log.error("reply validator not loaded: %s", problem)
         deps = TurnDeps(
             self.journal,
             model,
@@ -114,6 +118,7 @@ class Runtime:
             orphan_policy=settings.orphan_run_policy,
             token_threshold=settings.thread_token_threshold,
             summary_tokens=settings.historial_summary_threshold,
+            validators=validators,
         )
         policy = BufferPolicy(
             window=settings.buffer_window_ms / 1000,

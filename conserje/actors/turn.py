@@ -31,10 +31,12 @@ from conserje.assistant.context import build_input, context_line
 from conserje.assistant.responses import ResponsesModel, RunResult
 from conserje.assistant.shaping import split_reply, typing_time, worth_sending
 from conserje.assistant.tools import ToolRegistry
+from conserje.assistant.validation import ReplyCheck, Validator, first_correction
 from conserje.errors import ContextTooLong, ModelError, WhapiError
 from conserje.eventlog.events import (
     Event,
     PresenceSubscribed,
+    ReplyRejected,
     ReplySending,
     ReplySent,
     RunFinished,
@@ -64,6 +66,9 @@ _RECONCILE_SLACK = 120
 MAX_TOOL_ROUNDS = 5
 """Rounds of tool calls one turn may make before it is given up."""
 
+CORRECTION_PREFIX = "Your previous draft was not sent. Before you answer again: "
+"""How a validator's instruction is put to the model for the corrective retry."""
+
 TYPING_REFRESH = 10.0
 """Seconds between "typing..." refreshes while a run is polled."""
 
@@ -83,6 +88,7 @@ class TurnDeps:
         token_threshold: a run's input above this many tokens compacts the history
             after the turn (0: never).
         summary_tokens: about how many tokens history takes after compaction.
+        validators: the business's reply validators, by name.
     """
 
     journal: Journal
@@ -98,6 +104,7 @@ class TurnDeps:
     orphan_policy: str = "adopt"
     token_threshold: int = 8000
     summary_tokens: int = 5000
+    validators: Sequence[tuple[str, Validator]] = ()
 
 
 def tool_items(calls: Sequence[ToolCall], outputs: dict[str, str]) -> list[dict[str, Any]]:
@@ -189,7 +196,7 @@ class TurnRunner:
                         return
                 elif turn.pending_calls:
                     self._tools.run(turn)
-                else:
+                elif not self._rejected(turn):
                     self._deliver(turn)
                     return
             self._fail(turn, f"the model asked for tools more than {MAX_TOOL_ROUNDS} times")
@@ -204,6 +211,30 @@ class TurnRunner:
         except WhapiError as exc:
             log.warning("chat %s: reply not delivered: %s", mask(self._state.chat), exc)
             self._finish(turn, "failed", f"whapi: {exc}")
+
+    def _rejected(self, turn: TurnInFlight) -> bool:
+        """Ask the business's validators about the reply; journal one objection, once."""
+        if turn.correction or not self._deps.validators or not turn.reply.strip():
+            return False
+        check = ReplyCheck(
+            reply=turn.reply,
+            guest_texts=[m.text for m in turn.messages],
+            tool_outputs=[turn.outputs[c.call_id] for c in turn.calls if c.call_id in turn.outputs],
+        )
+        objection = first_correction(self._deps.validators, check)
+        if objection is None:
+            return False
+        name, instruction = objection
+        self._record(
+            ReplyRejected(
+                chat=self._state.chat,
+                turn_id=turn.turn_id,
+                validator=name,
+                instruction=instruction,
+                reply=turn.reply,
+            )
+        )
+        return True
 
     def _fail(self, turn: TurnInFlight, error: str) -> None:
         """End a turn the model could not answer: one apology, never two in a row."""
@@ -280,6 +311,8 @@ class TurnRunner:
         quoted = next((m.quoted for m in reversed(turn.messages) if m.quoted), "")
         items = build_input(state.history, [m.text for m in turn.messages], context, quoted)
         items += tool_items(turn.calls, turn.outputs)
+        if turn.correction:
+            items.append({"role": "developer", "content": CORRECTION_PREFIX + turn.correction})
         model = self._deps.model
         return model.create(
             items,

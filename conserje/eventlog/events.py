@@ -28,6 +28,7 @@ __all__ = [
     "InterimSent",
     "MessageReceived",
     "PresenceSubscribed",
+    "ReplyRejected",
     "ReplySending",
     "ReplySent",
     "RunFinished",
@@ -259,6 +260,21 @@ class ContextReset(Event, tag="context_reset", kw_only=True):
     by: str
 
 
+class ReplyRejected(Event, tag="reply_rejected", kw_only=True):
+    """A business's validator turned a reply down; the model gets one corrective retry.
+
+    Attributes:
+        validator: the entry point name of the validator.
+        instruction: what the retry is told; it never enters the stored history.
+        reply: the reply that was turned down (never sent).
+    """
+
+    turn_id: str
+    validator: str
+    instruction: str
+    reply: str
+
+
 class ReplySending(Event, tag="reply_sending", kw_only=True):
     """About to send chunk ``chunk`` of a turn's reply: the intent, before the call."""
 
@@ -310,6 +326,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     PresenceSubscribed,
     ThreadCompacted,
     ContextReset,
+    ReplyRejected,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007 - built from the tuple

@@ -19,6 +19,7 @@ from conserje.eventlog.events import (
     InterimSent,
     MessageReceived,
     PresenceSubscribed,
+    ReplyRejected,
     ReplySending,
     ReplySent,
     RunFinished,
@@ -75,6 +76,7 @@ class TurnInFlight:
     last_calls: list[str] = field(default_factory=list)
     started_calls: set[str] = field(default_factory=set)
     outputs: dict[str, str] = field(default_factory=dict)
+    correction: str = ""
 
     @property
     def uncertain_chunks(self) -> list[int]:
@@ -150,7 +152,7 @@ class ChatState:
                 self.last_outcome = event.outcome
             case RunStarted() | RunFinished() | ToolCalled() | ToolFinished():
                 self._step(event)
-            case ReplySending() | ReplySent():
+            case ReplySending() | ReplySent() | ReplyRejected():
                 self._step(event)
             case _:
                 self._context(event)
@@ -202,6 +204,10 @@ class ChatState:
                 self._turn(event.turn_id).started_calls.add(event.call_id)
             case ToolFinished():
                 self._turn(event.turn_id).outputs[event.call_id] = event.output
+            case ReplyRejected():
+                turn = self._turn(event.turn_id)
+                turn.correction = event.instruction
+                turn.run_status = "rejected"
             case ReplySending():
                 self._turn(event.turn_id).intended[event.chunk] = event.text
             case ReplySent():

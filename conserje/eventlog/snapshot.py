@@ -62,6 +62,7 @@ class _Turn(msgspec.Struct, kw_only=True):
     last_calls: list[str] = msgspec.field(default_factory=list)
     started_calls: list[str] = msgspec.field(default_factory=list)
     outputs: dict[str, str] = msgspec.field(default_factory=dict)
+    correction: str = ""
 
 
 class _Chat(msgspec.Struct, kw_only=True):
@@ -184,6 +185,7 @@ def _record(state: ChatState) -> _Chat:
             last_calls=turn.last_calls,
             started_calls=sorted(turn.started_calls),
             outputs=turn.outputs,
+            correction=turn.correction,
         ),
         history=[(h.role, h.text) for h in state.history],
         sent_ids=list(state.sent_ids),
@@ -219,6 +221,7 @@ def _state(record: _Chat) -> ChatState:
             turn.last_calls,
             set(turn.started_calls),
             turn.outputs,
+            turn.correction,
         ),
         history=deque((HistoryItem(r, t) for r, t in record.history), maxlen=HISTORY_LIMIT),
         sent_ids=deque(record.sent_ids, maxlen=SENT_IDS_LIMIT),

@@ -110,6 +110,13 @@ def quote_stay(args: Stay) -> dict:
 
 
 TOOLS = [quote_stay]
+
+
+def prices_in_euros(check):
+    # A business rule: a reply about prices names the currency.
+    if "precio" in " ".join(check.guest_texts).lower() and "€" not in check.reply:
+        return "Give the price in euros (€), as the tools returned it."
+    return None
 """
 
 
@@ -128,7 +135,9 @@ def tool_plugin(tmp_path):
         "Metadata-Version: 2.1\nName: conserje-e2e-tools\nVersion: 0.0.1\n", encoding="utf-8"
     )
     (dist / "entry_points.txt").write_text(
-        "[conserje.tools]\ne2e = conserje_e2e_tools:TOOLS\n", encoding="utf-8"
+        "[conserje.tools]\ne2e = conserje_e2e_tools:TOOLS\n\n"
+        "[conserje.validators]\neuros = conserje_e2e_tools:prices_in_euros\n",
+        encoding="utf-8",
     )
     marks = tmp_path / "tool-marks.txt"
     return {"PYTHONPATH": str(site), "E2E_TOOL_MARKS": str(marks)}, marks

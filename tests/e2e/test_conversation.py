@@ -298,3 +298,27 @@ def test_a_guest_quoting_the_bot_gets_one_answer_in_context(make_server, whapi_f
         context = json.dumps(openai_fake.created()[-1]["input"], ensure_ascii=False)
         assert f'replying to this earlier message: \\"{ours.body}\\"' in context
         assert all(m.typing_time >= 1 for m in whapi_fake.sent)
+
+
+def test_a_validator_gets_one_corrective_retry_kept_out_of_history(
+    make_server, whapi_fake, openai_fake, tool_plugin
+):
+    env, _ = tool_plugin
+    openai_fake.reply = lambda body: (
+        "Son 95 € por noche."
+        if "Before you answer again" in json.dumps(body["input"])
+        else "Son 95."
+    )
+    with make_server(**env) as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Qué precio tiene una noche?"))
+        settle(server, whapi_fake, turns=1)
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "Gracias"))
+        settle(server, whapi_fake, turns=2)
+
+        (rejected,) = server.events("reply_rejected")
+        assert (rejected["validator"], rejected["reply"]) == ("euros", "Son 95.")
+        assert [m.body for m in whapi_fake.sent] == ["Son 95 € por noche.", "Son 95."]
+        later = json.dumps(openai_fake.created()[-1]["input"], ensure_ascii=False)
+        assert "Son 95 € por noche." in later
+        assert "euros (€)" not in later
+        assert "Son 95." not in later.replace("Son 95 € por noche.", "")
