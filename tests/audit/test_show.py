@@ -218,3 +218,10 @@ def test_narrate_tells_the_story_and_a_new_event_type_generically():
         "run finished: failed (quota) (retrieved after a crash)",
     )
     assert narrate(sent) == ("assistant", "reply chunk 2 sent as w-1 (confirmed after a crash)")
+
+
+def test_every_event_type_has_its_own_wording():
+    from conserje.audit.narrate import has_story  # noqa: PLC0415
+    from conserje.eventlog.events import EVENT_TYPES  # noqa: PLC0415
+
+    assert [t.__name__ for t in EVENT_TYPES if not has_story(t)] == []
