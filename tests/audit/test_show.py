@@ -9,8 +9,8 @@ import time
 import pytest
 
 from conserje.audit.filters import parse_time
-from conserje.audit.narrate import narrate
-from conserje.eventlog.events import Event, ReplySent, RunFinished
+from conserje.audit.narrate import has_story, narrate
+from conserje.eventlog.events import EVENT_TYPES, Event, ReplySent, RunFinished
 from tests.audit.conftest import (
     CHAT,
     OTHER,
@@ -221,7 +221,4 @@ def test_narrate_tells_the_story_and_a_new_event_type_generically():
 
 
 def test_every_event_type_has_its_own_wording():
-    from conserje.audit.narrate import has_story  # noqa: PLC0415
-    from conserje.eventlog.events import EVENT_TYPES  # noqa: PLC0415
-
     assert [t.__name__ for t in EVENT_TYPES if not has_story(t)] == []
