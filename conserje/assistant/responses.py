@@ -9,6 +9,7 @@ waits for the answer; a crash then loses the run and boot runs the turn again.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from conserje.errors import ContextTooLong, ModelError
 from conserje.eventlog.events import ToolCall
 
 __all__ = ["CREATE_ATTEMPTS", "TERMINAL", "ResponsesModel", "RunResult"]
+
+log = logging.getLogger(__name__)
 
 CREATE_ATTEMPTS = 4
 """Tries to start a run before the turn fails (with backoff between them)."""
@@ -212,9 +215,12 @@ class ResponsesModel:
     def wait(self, run: RunResult, on_poll: Callable[[], None] | None = None) -> RunResult:
         """Poll ``run`` until it ends, within the run timeout; ``on_poll`` runs before each poll.
 
+        A poll that fails (after the SDK's own retries) is tried again with the
+        growing pause, so a few bad minutes at the API do not cost the turn.
+
         Raises:
-            ModelError: the run vanished, polling failed, or the deadline passed (the
-                run is then cancelled).
+            ModelError: the run vanished, or the deadline passed (the run is then
+                cancelled).
         """
         deadline = self._clock.now() + self._run_timeout
         pause = self._poll_interval
@@ -226,7 +232,13 @@ class ResponsesModel:
             pause = min(pause * 1.5, self._poll_max)
             if on_poll is not None:
                 on_poll()
-            current = self.retrieve(run.response_id)
+            try:
+                current = self.retrieve(run.response_id)
+            except ModelError as exc:
+                # The run goes on at the server; a failed poll only delays knowing its
+                # end, so it is retried until the run's own deadline.
+                log.warning("polling run %s failed (%s); polling on", run.response_id, exc)
+                continue
             if current is None:
                 raise ModelError(f"run {run.response_id} is unknown to the server")
             run = current

@@ -322,3 +322,32 @@ def test_a_validator_gets_one_corrective_retry_kept_out_of_history(
         assert "Son 95 € por noche." in later
         assert "euros (€)" not in later
         assert "Son 95." not in later.replace("Son 95 € por noche.", "")
+
+
+def test_parallel_tool_calls_run_together_and_answer_once(
+    make_server, whapi_fake, openai_fake, tool_plugin
+):
+    env, marks = tool_plugin
+    openai_fake.call_tools_on_first_request(
+        [
+            ("quote_stay", {"apartment": "Mar", "nights": 2}),
+            ("quote_stay", {"apartment": "Sol", "nights": 2}),
+        ]
+    )
+    with make_server(**env) as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Mar o Sol, 2 noches?"))
+        settle(server, whapi_fake, turns=1)
+
+        assert sorted(executions(marks)) == ["Mar", "Sol"]
+        assert len(server.events("tool_finished")) == 2
+        (reply,) = whapi_fake.sent
+        assert '"apartment":"Mar"' in reply.body
+        assert '"apartment":"Sol"' in reply.body
+
+
+def test_groups_are_answered_only_when_allowed(make_server, whapi_fake, openai_fake):
+    group = "120363000000000099@g.us"
+    with make_server(ALLOWED_CHAT_TYPES="contact,group") as server:
+        whapi_fake.post_webhook(payloads.group_text_message(group, "34611000222", "¿Quién viene?"))
+        settle(server, whapi_fake, turns=1)
+        assert [(m.chat_id, m.body) for m in whapi_fake.sent] == [(group, "echo: ¿Quién viene?")]

@@ -121,3 +121,13 @@ def test_the_global_cap_lets_one_run_at_a_time(make_server, whapi_fake, openai_f
         openai_fake.release()
         settle(server, whapi_fake, turns=2)
         assert sorted(m.body for m in whapi_fake.sent) == ["echo: dos", "echo: uno"]
+
+
+def test_failing_polls_are_ridden_out_within_the_run_deadline(make_server, whapi_fake, openai_fake):
+    openai_fake.inject(Fault("GET", "/v1/responses/", response=refusal(502), times=4))
+    with make_server() as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Hay ascensor?"))
+        settle(server, whapi_fake, turns=1)
+        assert [m.body for m in whapi_fake.sent] == ["echo: ¿Hay ascensor?"]
+        assert server.events("turn_finished")[-1]["outcome"] == "replied"
+        assert "polling on" in server.log_text()
