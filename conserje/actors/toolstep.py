@@ -59,6 +59,18 @@ def _error(kind: str, message: str) -> str:
     return msgspec.json.encode({"error": {"type": kind, "message": message}}).decode()
 
 
+_INTERRUPTED = ToolOutcome(
+    ok=False,
+    output=_error(
+        "interrupted",
+        "The server restarted while this tool ran; whether it took effect is unknown. "
+        "Do not assume it did; check or ask.",
+    ),
+    error="interrupted",
+    duration=0.0,
+)
+
+
 class ToolStep:
     """Runs one round of tool calls for a chat's turn.
 
@@ -81,35 +93,17 @@ class ToolStep:
 
     def run(self, turn: TurnInFlight) -> None:
         """Give every pending call of ``turn`` a result."""
-        chat, turn_id = self._state.chat, turn.turn_id
         interrupted = [c for c in turn.pending_calls if c.call_id in turn.started_calls]
         if interrupted:
-            self._record(
-                [
-                    ToolFinished(
-                        chat=chat,
-                        turn_id=turn_id,
-                        call_id=c.call_id,
-                        name=c.name,
-                        ok=False,
-                        output=_error(
-                            "interrupted",
-                            "The server restarted while this tool ran; whether it took "
-                            "effect is unknown. Do not assume it did; check or ask.",
-                        ),
-                        error="interrupted",
-                    )
-                    for c in interrupted
-                ]
-            )
+            self._record([self._finished(turn, c, _INTERRUPTED) for c in interrupted])
         fresh = turn.pending_calls
         if not fresh:
             return
         self._record(
             [
                 ToolCalled(
-                    chat=chat,
-                    turn_id=turn_id,
+                    chat=self._state.chat,
+                    turn_id=turn.turn_id,
                     call_id=c.call_id,
                     name=c.name,
                     arguments=c.arguments,
@@ -118,20 +112,18 @@ class ToolStep:
             ]
         )
         outcomes = self._execute(turn, fresh)
-        self._record(
-            [
-                ToolFinished(
-                    chat=chat,
-                    turn_id=turn_id,
-                    call_id=c.call_id,
-                    name=c.name,
-                    ok=outcomes[c.call_id].ok,
-                    output=outcomes[c.call_id].output,
-                    error=outcomes[c.call_id].error,
-                    duration_ms=round(outcomes[c.call_id].duration * 1000),
-                )
-                for c in fresh
-            ]
+        self._record([self._finished(turn, c, outcomes[c.call_id]) for c in fresh])
+
+    def _finished(self, turn: TurnInFlight, call: ToolCall, outcome: ToolOutcome) -> ToolFinished:
+        return ToolFinished(
+            chat=self._state.chat,
+            turn_id=turn.turn_id,
+            call_id=call.call_id,
+            name=call.name,
+            ok=outcome.ok,
+            output=outcome.output,
+            error=outcome.error,
+            duration_ms=round(outcome.duration * 1000),
         )
 
     def _execute(self, turn: TurnInFlight, calls: list[ToolCall]) -> dict[str, ToolOutcome]:

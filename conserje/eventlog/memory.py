@@ -13,6 +13,7 @@ import msgspec
 
 from conserje.errors import JournalConflict, JournalUnavailable
 from conserje.eventlog.events import Event
+from conserje.eventlog.protocol import check_expected_version
 
 __all__ = ["InMemoryJournal"]
 
@@ -71,8 +72,7 @@ class InMemoryJournal:
             JournalConflict: the chat is not at ``expected_version``.
             JournalUnavailable: the journal is not open.
         """
-        if expected_version is not None and len({e.chat for e in events}) != 1:
-            raise ValueError("expected_version needs events of exactly one chat")
+        check_expected_version(events, expected_version)
         if not self._open:
             raise JournalUnavailable("journal is not open for appends")
         with self._lock:

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from conserje.eventlog.events import Event
 
-__all__ = ["Journal"]
+__all__ = ["Journal", "check_expected_version"]
 
 
 class Journal(Protocol):
@@ -27,3 +27,13 @@ class Journal(Protocol):
     ) -> list[Event]:
         """Append ``events`` together and return them as written, once durable."""
         ...
+
+
+def check_expected_version(events: Sequence[Event], expected_version: int | None) -> None:
+    """Refuse an ``expected_version`` on an append that is not about exactly one chat.
+
+    Raises:
+        ValueError: ``expected_version`` is given and the events span several chats.
+    """
+    if expected_version is not None and len({e.chat for e in events}) != 1:
+        raise ValueError("expected_version needs events of exactly one chat")
