@@ -23,12 +23,13 @@ from conserje.actors.clock import Clock, SystemClock
 from conserje.actors.messages import Boot, Deliver, Presence
 from conserje.actors.supervisor import Supervisor
 from conserje.actors.ticker import Ticker
+from conserje.actors.toolstep import ESCALATE
 from conserje.actors.turn import TurnDeps
 from conserje.assistant.responses import ResponsesModel
 from conserje.assistant.tools import ToolRegistry
 from conserje.assistant.validation import load_validators
 from conserje.config import Settings
-from conserje.errors import JournalError, JournalUnavailable
+from conserje.errors import JournalCorrupt, JournalError, JournalUnavailable
 from conserje.eventlog.events import Event
 from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.projection import ChatState
@@ -36,6 +37,8 @@ from conserje.eventlog.restore import restore
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import write_snapshot
 from conserje.eventlog.snapshotter import Snapshotter
+from conserje.metrics import Metrics
+from conserje.metrics_projector import MetricsProjector
 from conserje.whapi.client import WhapiClient
 
 __all__ = ["Runtime"]
@@ -68,6 +71,16 @@ class Runtime:
         self.started_at = time.time()
         self.failure: str | None = None
         self._on_fatal = on_fatal
+        # Tools load first: their names are the only tool labels the metrics accept.
+        self.tools = ToolRegistry()
+        for problem in self.tools.load_entry_points():
+            log.error("tool plugin not loaded: %s", problem)
+        self.metrics = Metrics()
+        self._projector = MetricsProjector(
+            self.metrics,
+            token_threshold=settings.thread_token_threshold,
+            tool_names=[ESCALATE.name, *self.tools.names()],
+        )
         self.snapshotter = Snapshotter(settings.journal_dir, settings.snapshot_dir)
         self.journal = JsonlJournal(
             settings.journal_dir,
@@ -76,7 +89,9 @@ class Runtime:
             clock=self.clock.now,
             on_fatal=self._journal_failed,
             on_rotate=self.snapshotter.request,
+            on_append=self._projector.observe,
         )
+        self.metrics.journal_seq.set_function(lambda: self.journal.last_seq)
         self.journal_open = threading.Event()
         self.seen = SeenIds()
         self.board = Board()
@@ -98,9 +113,6 @@ class Runtime:
             run_timeout=settings.openai_run_timeout_ms / 1000,
             max_concurrency=settings.openai_max_concurrency,
         )
-        self.tools = ToolRegistry()
-        for problem in self.tools.load_entry_points():
-            log.error("tool plugin not loaded: %s", problem)
         validators, problems = load_validators()
         for problem in problems:
             log.error("reply validator not loaded: %s", problem)
@@ -126,7 +138,9 @@ class Runtime:
             max_messages=settings.buffer_max_messages,
             typing_hold=settings.typing_extended_ms / 1000,
         )
-        self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(deps, policy, self.board)
+        self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
+            deps, policy, self.board, self.metrics
+        )
         self.ticker = Ticker(self.supervisor, self.clock)
 
     def boot(self) -> None:
@@ -137,10 +151,19 @@ class Runtime:
         self.phase = "replaying"
         try:
             restored = restore(self.journal, self.settings.snapshot_dir, self.seen)
+            self._projector.restored(restored.states.values())
             if restored.replayed >= self.settings.journal_snapshot_events:
                 self._snapshot(restored.states)
             self.journal.start()
             self.snapshotter.start()
+        except JournalCorrupt as exc:
+            self._fail(
+                f"journal cannot be opened: {exc}. Nothing was changed. Inspect it with "
+                f"`conserje log verify --data-dir {self.settings.data_dir}`; then restore the "
+                "data dir from a backup, or move the damaged segment (and those after it) "
+                "aside to start from the events before the damage"
+            )
+            return
         except (JournalError, OSError) as exc:
             self._fail(f"journal cannot be opened: {exc}")
             return

@@ -4,12 +4,15 @@ HTTP threads ``tell`` it what the webhook journaled; it routes each chat's event
 chat's actor, creating the actor on the chat's first message from the chat's projection.
 Before boot has replayed the journal it holds what arrives and hands it over after, so a
 webhook accepted during replay is processed once replay is done. It also turns the
-ticker's heartbeat into per-chat deadlines, so no chat needs a timer thread of its own.
+ticker's heartbeat into per-chat deadlines, so no chat needs a timer thread of its own,
+and counts what only it sees: live actors, their mailboxes, and guest messages that
+arrive while their chat's turn is in flight.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 from collections import defaultdict
 from typing import Any
 
@@ -20,8 +23,9 @@ from conserje.actors.buffer import BufferPolicy
 from conserje.actors.chat import ChatActor
 from conserje.actors.messages import Arm, Boot, ChatStatus, Deliver, Presence, Tick
 from conserje.actors.turn import TurnDeps
-from conserje.eventlog.events import Event
+from conserje.eventlog.events import Event, MessageReceived
 from conserje.eventlog.projection import ChatState
+from conserje.metrics import MAILBOX_SAMPLE_SECONDS, Metrics
 
 __all__ = ["Supervisor"]
 
@@ -35,13 +39,22 @@ class Supervisor(pykka.ThreadingActor):
         deps: what every chat actor's turns need.
         policy: the buffering policy every chat uses.
         board: where chat status is published for the HTTP views.
+        metrics: where the actor world is counted (by default, metrics of its own).
     """
 
-    def __init__(self, deps: TurnDeps, policy: BufferPolicy, board: Board) -> None:
+    def __init__(
+        self,
+        deps: TurnDeps,
+        policy: BufferPolicy,
+        board: Board,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__()
         self._deps = deps
         self._policy = policy
         self._board = board
+        self._metrics = metrics or Metrics()
+        self._mailboxes_sampled = float("-inf")
         self._states: dict[str, ChatState] = {}
         self._actors: dict[str, pykka.ActorRef[Any]] = {}
         self._deadlines: dict[str, float] = {}
@@ -92,7 +105,12 @@ class Supervisor(pykka.ThreadingActor):
         by_chat: dict[str, list[Event]] = defaultdict(list)
         for event in message.events:
             by_chat[event.chat].append(event)
+        busy = self._board.busy()
         for chat, events in by_chat.items():
+            status = busy.get(chat)
+            if status is not None and status.turn_since is not None:
+                # The seed raced a second run here; the mailbox makes these wait instead.
+                self._metrics.race_errors.inc(sum(isinstance(e, MessageReceived) for e in events))
             self._actor_for(chat).tell(Deliver(tuple(events)))
 
     def _actor_for(self, chat: str) -> pykka.ActorRef[Any]:
@@ -102,6 +120,7 @@ class Supervisor(pykka.ThreadingActor):
             ref = ChatActor.start(state, self._deps, self._policy, self.actor_ref)
             self._actors[chat] = ref
             self._board.live_actors = len(self._actors)
+            self._metrics.chat_actors.set(len(self._actors))
         return ref
 
     def _arm(self, chat: str, at: float | None) -> None:
@@ -115,3 +134,13 @@ class Supervisor(pykka.ThreadingActor):
         for chat in due:
             del self._deadlines[chat]
             self._actors[chat].tell(Tick(now))
+        if now - self._mailboxes_sampled >= MAILBOX_SAMPLE_SECONDS:
+            self._mailboxes_sampled = now
+            self._metrics.mailbox_messages.set(sum(map(_mailbox_depth, self._actors.values())))
+
+
+def _mailbox_depth(ref: pykka.ActorRef[Any]) -> int:
+    """Return how many messages wait in an actor's mailbox."""
+    inbox = ref.actor_inbox
+    # A ThreadingActor's inbox is a queue.Queue; pykka's ActorInbox protocol has no qsize.
+    return inbox.qsize() if isinstance(inbox, queue.Queue) else 0

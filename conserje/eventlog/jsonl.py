@@ -24,6 +24,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -35,9 +36,10 @@ import msgspec
 from conserje.errors import JournalConflict, JournalCorrupt, JournalUnavailable
 from conserje.eventlog.codec import GENESIS, BadLine, SealedLine, open_line, seal
 from conserje.eventlog.events import Event
+from conserje.eventlog.protocol import check_expected_version
 from conserje.eventlog.segments import Segment, fsync_dir, list_segments, segment_path
 
-__all__ = ["DEFAULT_SEGMENT_BYTES", "JsonlJournal", "PendingAppend", "Position"]
+__all__ = ["DEFAULT_SEGMENT_BYTES", "AppendedBatch", "JsonlJournal", "PendingAppend", "Position"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,21 @@ class Position:
     seq: int = 0
     h: str = GENESIS
     versions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AppendedBatch:
+    """One group commit, as the append observer sees it once it is durable.
+
+    Attributes:
+        events: every event the batch wrote, as written (``seq``, ``version``, ``ts``).
+        seconds: how long writing the batch took, its ``fdatasync`` included.
+        sync_seconds: how long the ``fdatasync`` alone took; ``None`` with fsync off.
+    """
+
+    events: list[Event]
+    seconds: float
+    sync_seconds: float | None
 
 
 class _Append:
@@ -81,6 +98,9 @@ class JsonlJournal:
         on_fatal: called once, from the writer thread, when a write or sync fails.
         on_rotate: called from the writer thread with the first seq of each new
             segment; every segment before it is closed for good.
+        on_append: called from the writer thread with each batch once it is durable
+            (after its appenders are answered); whatever it raises is logged, never
+            passed to the writer.
     """
 
     def __init__(
@@ -92,6 +112,7 @@ class JsonlJournal:
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         on_fatal: Callable[[BaseException], None] | None = None,
         on_rotate: Callable[[int], None] | None = None,
+        on_append: Callable[[AppendedBatch], None] | None = None,
     ) -> None:
         self.directory = directory
         self._clock = clock
@@ -99,6 +120,7 @@ class JsonlJournal:
         self._segment_bytes = segment_bytes
         self._on_fatal = on_fatal
         self._on_rotate = on_rotate
+        self._on_append = on_append
         self._seq = 0
         self._h = GENESIS
         self._versions: dict[str, int] = {}
@@ -254,8 +276,7 @@ class JsonlJournal:
             JournalUnavailable: the journal is not open, has failed, or did not make
                 the events durable within ``timeout`` seconds.
         """
-        if expected_version is not None and len({e.chat for e in events}) != 1:
-            raise ValueError("expected_version needs events of exactly one chat")
+        check_expected_version(events, expected_version)
         if self._failure is not None:
             raise JournalUnavailable(f"journal failed: {self._failure}")
         if self._thread is None or self._closed:
@@ -347,17 +368,30 @@ class JsonlJournal:
                 out.append(stamped)
                 chunks.append(line)
             accepted.append((request, out))
+        started = time.perf_counter()
+        synced: float | None = None
         try:
             _write_all(fd, b"".join(chunks))
             if self._fsync:
+                sync_started = time.perf_counter()
                 os.fdatasync(fd)
+                synced = time.perf_counter() - sync_started
         except OSError as exc:
             self._fail(exc, [request for request, _ in accepted])
             return
+        seconds = time.perf_counter() - started
         self._seq, self._h = seq, h
         self._versions.update(versions)
         for request, out in accepted:
             request.future.set_result(out)
+        if self._on_append is not None and accepted:
+            batch = AppendedBatch([e for _, out in accepted for e in out], seconds, synced)
+            try:
+                self._on_append(batch)
+            except Exception:
+                # An observer (metrics) must never stop the writer: the batch is durable
+                # and its appenders answered whatever the observer does.
+                log.exception("journal %s: append observer failed", self.directory)
 
     def _fail(self, exc: OSError, batch: list[_Append]) -> None:
         self._failure = exc

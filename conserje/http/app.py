@@ -6,6 +6,7 @@ import falcon
 
 from conserje.http.admin import HealthResource, InfoResource, LocksResource, ReadyResource
 from conserje.http.chats import PauseResource, ResetResource, ResumeResource
+from conserje.http.metrics import MetricsResource
 from conserje.http.webhook import HookResource
 from conserje.runtime import Runtime
 
@@ -22,6 +23,7 @@ def create_app(runtime: Runtime) -> falcon.App:
     app.add_route("/ready", ReadyResource(runtime))
     app.add_route("/", InfoResource(runtime))
     app.add_route("/locks", LocksResource(runtime))
+    app.add_route("/metrics", MetricsResource(runtime))
     app.add_route("/chats/{chat}/pause", PauseResource(runtime))
     app.add_route("/chats/{chat}/resume", ResumeResource(runtime))
     app.add_route("/chats/{chat}/reset", ResetResource(runtime))

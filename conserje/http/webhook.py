@@ -4,6 +4,7 @@ The answer is Whapi's instruction: 200 means "delivered, do not send again", any
 else makes it retry with a growing delay. So 200 is given only once the messages that
 need work are durably journaled, and also for deliveries that need no work (statuses,
 echoes of our own sends, message types we do not handle) so Whapi does not retry them.
+Every delivery is counted once by how it was answered (``conserje_webhooks_total``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 _JOURNALED = frozenset({MessageKind.GUEST_TEXT, MessageKind.AGENT})
 
+# The refusals below raise Falcon errors; their status names the webhook outcome.
+_REFUSED = {400: "malformed", 401: "unauthorized", 413: "too_large", 503: "unavailable"}
+
 
 class HookResource:
     """Accepts Whapi webhooks at ``/hook`` and ``/hook/{token}``."""
@@ -34,9 +38,21 @@ class HookResource:
         self._token = runtime.settings.webhook_token
         self._max_bytes = runtime.settings.webhook_max_bytes
         self._chat_types = runtime.settings.allowed_chat_types
+        self._outcomes = runtime.metrics.webhooks
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, token: str | None = None) -> None:
-        """Journal the guest messages in one delivery, then answer."""
+        """Journal the guest messages in one delivery, then answer; count the answer."""
+        try:
+            outcome = self._receive(req, resp, token)
+        except falcon.HTTPError as exc:
+            refused = _REFUSED.get(exc.status_code)
+            if refused is not None:
+                self._outcomes.labels(refused).inc()
+            raise
+        self._outcomes.labels(outcome).inc()
+
+    def _receive(self, req: falcon.Request, resp: falcon.Response, token: str | None) -> str:
+        """Answer one delivery and return its outcome (``accepted``, ``duplicate``, ``ignored``)."""
         self._authorize(req, token)
         body = self._read(req)
         try:
@@ -87,6 +103,9 @@ class HookResource:
             "ignored": sum(n for k, n in kinds.items() if k not in _JOURNALED),
             "unreadable": batch.rejected,
         }
+        if fresh:
+            return "accepted"
+        return "duplicate" if drafts else "ignored"
 
     def _agent_took_over(self, message: InboundMessage) -> list[Event]:
         """A person wrote from the business phone: record it and pause the assistant."""
