@@ -42,13 +42,14 @@ def serve(settings: Settings) -> int:
         ident="conserje",
     )
     log.info("listening on http://%s:%s", settings.host, settings.port)
-    threading.Thread(target=runtime.boot, name="boot", daemon=True).start()
 
     def stop(signum: int, frame: types.FrameType | None) -> None:
         raise _Stop(signal.Signals(signum).name)
 
+    # Handlers first: a boot that fails at once signals the main thread right away.
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        threading.Thread(target=runtime.boot, name="boot", daemon=True).start()
         server.run()
     except _Stop as reason:
         log.info("%s received: stopping", reason)

@@ -34,9 +34,10 @@ class Ticker:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop ticking and wait for the thread to end."""
+        """Stop ticking and wait for the thread to end (a no-op if it never started)."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

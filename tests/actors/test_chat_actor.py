@@ -12,6 +12,7 @@ from conserje.actors.chat import ChatActor
 from conserje.actors.clock import ManualClock
 from conserje.actors.messages import Boot, Deliver, Tick
 from conserje.actors.supervisor import Supervisor
+from conserje.actors.ticker import Ticker
 from conserje.actors.turn import TurnDeps
 from conserje.assistant.responses import ResponsesModel
 from conserje.eventlog.events import MessageReceived
@@ -109,3 +110,7 @@ def test_max_messages_flushes_at_once_without_a_tick(world):
     deliver(journal, supervisor, "a", "b", "c")
     tick(supervisor, clock)
     assert [m.body for m in wh.sent] == ["echo: a\nb\nc"]
+
+
+def test_a_ticker_that_never_started_stops_quietly():
+    Ticker(target=None, clock=ManualClock()).stop()

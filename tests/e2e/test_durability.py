@@ -98,3 +98,26 @@ def test_a_full_disk_stops_acknowledging_and_exits_then_restarts_whole(
     assert refused[1]["messages"][0]["id"] not in stored
     assert server.post("/hook", json=refused[1]).status_code == 200
     server.stop()
+
+
+def test_a_damaged_journal_stops_the_start_with_advice_and_changes_nothing(
+    make_server, whapi_fake, openai_fake
+):
+    server = make_server().start()
+    for text in ("uno", "dos"):
+        whapi_fake.post_webhook(payloads.text_message(GUEST, text))
+    settle(server, whapi_fake, turns=1)
+    server.stop()
+    (segment,) = server.journal_dir.glob("*.jsonl")
+    segment.write_bytes(segment.read_bytes().replace(b'"text":"uno"', b'"text":"UNO"'))
+    damaged = segment.read_bytes()
+
+    with pytest.raises(RuntimeError, match="exited with 1"):
+        server.start()
+    server.process = None
+
+    log = server.log_text()
+    assert f"{segment}: line 1: hash does not match" in log
+    assert "conserje log verify" in log
+    assert "Traceback" not in log
+    assert segment.read_bytes() == damaged
