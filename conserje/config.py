@@ -64,6 +64,8 @@ class Settings:
     buffer_max_messages: int
     typing_extended_ms: int
     shutdown_timeout_ms: int
+    actor_idle_ms: int
+    actor_max_live: int
     staff_chat_id: str | None
     human_handoff_pause_ms: int
     fallback_message: str
@@ -224,6 +226,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         buffer_max_messages=r.integer("BUFFER_MAX_MESSAGES", 50, 1, 10_000),
         typing_extended_ms=r.integer("TYPING_EXTENDED_MS", 10_000, 0, 600_000),
         shutdown_timeout_ms=r.integer("SHUTDOWN_TIMEOUT_MS", 5_000, 0, 600_000),
+        actor_idle_ms=r.integer("ACTOR_IDLE_MS", 300_000, 1_000, 86_400_000),
+        actor_max_live=r.integer("ACTOR_MAX_LIVE", 1_000, 1, 1_000_000),
         staff_chat_id=r.text("STAFF_CHAT_ID"),
         human_handoff_pause_ms=r.integer("HUMAN_HANDOFF_PAUSE_MS", 1_800_000, 0, 2_592_000_000),
         fallback_message=r.text("FALLBACK_MESSAGE", DEFAULT_FALLBACK) or DEFAULT_FALLBACK,

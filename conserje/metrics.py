@@ -224,6 +224,11 @@ class Metrics:
             "Chat actors alive.",
             registry=r,
         )
+        self.chat_passivations = Counter(
+            "conserje_chat_passivations_total",
+            "Idle chat actors stopped, their state kept for the next message.",
+            registry=r,
+        )
         self.mailbox_messages = Gauge(
             "conserje_chat_mailbox_messages",
             "Messages waiting in chat actors' mailboxes, summed over every live chat actor "

@@ -139,7 +139,12 @@ class Runtime:
             typing_hold=settings.typing_extended_ms / 1000,
         )
         self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
-            deps, policy, self.board, self.metrics
+            deps,
+            policy,
+            self.board,
+            self.metrics,
+            idle_after=settings.actor_idle_ms / 1000,
+            max_live=settings.actor_max_live,
         )
         self.ticker = Ticker(self.supervisor, self.clock)
 

@@ -13,7 +13,17 @@ from typing import Any
 import pykka
 
 from conserje.actors.buffer import Buffer, BufferPolicy
-from conserje.actors.messages import Arm, ChatStatus, Deliver, Presence, Resume, Tick
+from conserje.actors.messages import (
+    Arm,
+    ChatStatus,
+    Deliver,
+    Passivate,
+    Passivated,
+    Presence,
+    Resume,
+    StillBusy,
+    Tick,
+)
 from conserje.actors.turn import TurnDeps, TurnRunner
 from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.projection import ChatState
@@ -47,6 +57,7 @@ class ChatActor(pykka.ThreadingActor):
         self._buffer = Buffer(policy)
         self._supervisor = supervisor
         self._turns = TurnRunner(deps, state, on_change=self._report)
+        self._passivated = False
 
     def on_start(self) -> None:
         """Pick up work the journal says is unfinished."""
@@ -66,6 +77,9 @@ class ChatActor(pykka.ThreadingActor):
                         self._turn()
                 case Resume():
                     self._resume()
+                case Passivate():
+                    self._passivate()
+                    return
         except Exception:
             log.exception(
                 "chat %s: handling %s failed", mask(self.state.chat), type(message).__name__
@@ -95,10 +109,25 @@ class ChatActor(pykka.ThreadingActor):
         for message in self.state.pending.values():
             self._buffer.add(message.message_id, message.ts)
 
+    def _passivate(self) -> None:
+        """Stop and hand the state back, unless there is work.
+
+        The supervisor holds whatever arrives for this chat meanwhile, so nothing is
+        ever sent to a stopped mailbox.
+        """
+        if self.state.has_work or self._buffer.deadline() is not None:
+            self._supervisor.tell(StillBusy(self.state.chat))
+            return
+        self._passivated = True
+        self._supervisor.tell(Passivated(self.state.chat, self.state))
+        self.stop()
+
     def _turn(self) -> None:
         self._turns.start(self._buffer.take())
 
     def _report(self) -> None:
+        if self._passivated:
+            return
         turn = self.state.turn
         try:
             self._supervisor.tell(Arm(self.state.chat, self._buffer.deadline()))

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from conserje.eventlog.events import Event
 from conserje.eventlog.projection import ChatState
 
-__all__ = ["Arm", "Boot", "ChatStatus", "Deliver", "Presence", "Resume", "Tick"]
+__all__ = [
+    "Arm",
+    "Boot",
+    "ChatStatus",
+    "Deliver",
+    "Passivate",
+    "Passivated",
+    "Presence",
+    "Resume",
+    "StillBusy",
+    "Tick",
+]
 
 
 @dataclass(frozen=True)
@@ -65,3 +76,23 @@ class ChatStatus:
     chat: str
     turn_since: float | None
     waiting: int
+
+
+@dataclass(frozen=True)
+class Passivate:
+    """The supervisor asks an idle chat actor to stop and hand back its state."""
+
+
+@dataclass(frozen=True)
+class Passivated:
+    """A chat actor stopped; ``state`` goes back to the supervisor for the next incarnation."""
+
+    chat: str
+    state: ChatState
+
+
+@dataclass(frozen=True)
+class StillBusy:
+    """A chat actor declined to stop: work arrived or a burst is waiting."""
+
+    chat: str

@@ -7,6 +7,13 @@ webhook accepted during replay is processed once replay is done. It also turns t
 ticker's heartbeat into per-chat deadlines, so no chat needs a timer thread of its own,
 and counts what only it sees: live actors, their mailboxes, and guest messages that
 arrive while their chat's turn is in flight.
+
+It also keeps the actor world bounded: a chat actor idle for ``idle_after`` seconds,
+or the least recently active idle ones when more than ``max_live`` are alive, is
+asked to stop (:class:`Passivate`). It hands its state back (:class:`Passivated`) or
+declines if work arrived (:class:`StillBusy`); whatever reaches the supervisor for
+that chat in between is held and handed to the next incarnation, so nothing is ever
+sent to a stopped mailbox.
 """
 
 from __future__ import annotations
@@ -21,7 +28,17 @@ import pykka
 from conserje.actors.board import Board
 from conserje.actors.buffer import BufferPolicy
 from conserje.actors.chat import ChatActor
-from conserje.actors.messages import Arm, Boot, ChatStatus, Deliver, Presence, Tick
+from conserje.actors.messages import (
+    Arm,
+    Boot,
+    ChatStatus,
+    Deliver,
+    Passivate,
+    Passivated,
+    Presence,
+    StillBusy,
+    Tick,
+)
 from conserje.actors.turn import TurnDeps
 from conserje.eventlog.events import Event, MessageReceived
 from conserje.eventlog.projection import ChatState
@@ -40,6 +57,8 @@ class Supervisor(pykka.ThreadingActor):
         policy: the buffering policy every chat uses.
         board: where chat status is published for the HTTP views.
         metrics: where the actor world is counted (by default, metrics of its own).
+        idle_after: seconds without activity after which a chat actor is passivated.
+        max_live: chat actors alive at most before idle ones are passivated early.
     """
 
     def __init__(
@@ -48,6 +67,9 @@ class Supervisor(pykka.ThreadingActor):
         policy: BufferPolicy,
         board: Board,
         metrics: Metrics | None = None,
+        *,
+        idle_after: float = 300.0,
+        max_live: int = 1000,
     ) -> None:
         super().__init__()
         self._deps = deps
@@ -59,6 +81,10 @@ class Supervisor(pykka.ThreadingActor):
         self._actors: dict[str, pykka.ActorRef[Any]] = {}
         self._deadlines: dict[str, float] = {}
         self._early: list[Deliver] | None = []
+        self._idle_after = idle_after
+        self._max_live = max_live
+        self._last_active: dict[str, float] = {}
+        self._stopping: dict[str, list[Any]] = {}
 
     def on_receive(self, message: Any) -> None:
         """Handle one message; a failure is logged and never kills the supervisor."""
@@ -68,15 +94,23 @@ class Supervisor(pykka.ThreadingActor):
                     self._deliver(message)
                 case Presence(chat):
                     # Typing matters only to a chat with a burst waiting, so it never
-                    # starts an actor; before boot it is simply not needed.
-                    if chat in self._actors:
+                    # starts an actor; before boot, or while stopping, it is not needed.
+                    if chat in self._actors and chat not in self._stopping:
                         self._actors[chat].tell(message)
                 case Tick(now):
                     self._tick(now)
                 case Arm(chat, at):
                     self._arm(chat, at)
-                case ChatStatus():
+                case ChatStatus(chat):
+                    before = self._board.busy().get(chat)
                     self._board.update(message)
+                    # A change of state is activity; a repeated report is not.
+                    if chat in self._actors and self._board.busy().get(chat) != before:
+                        self._last_active[chat] = self._deps.clock.now()
+                case Passivated(chat, state):
+                    self._passivated(chat, state)
+                case StillBusy(chat):
+                    self._release(chat, self._actors[chat])
                 case Boot(states):
                     self._boot(states)
         except Exception:
@@ -111,7 +145,10 @@ class Supervisor(pykka.ThreadingActor):
             if status is not None and status.turn_since is not None:
                 # The seed raced a second run here; the mailbox makes these wait instead.
                 self._metrics.race_errors.inc(sum(isinstance(e, MessageReceived) for e in events))
-            self._actor_for(chat).tell(Deliver(tuple(events)))
+            if chat in self._stopping:
+                self._stopping[chat].append(Deliver(tuple(events)))
+            else:
+                self._actor_for(chat).tell(Deliver(tuple(events)))
 
     def _actor_for(self, chat: str) -> pykka.ActorRef[Any]:
         ref = self._actors.get(chat)
@@ -119,9 +156,43 @@ class Supervisor(pykka.ThreadingActor):
             state = self._states.pop(chat, None) or ChatState(chat)
             ref = ChatActor.start(state, self._deps, self._policy, self.actor_ref)
             self._actors[chat] = ref
-            self._board.live_actors = len(self._actors)
-            self._metrics.chat_actors.set(len(self._actors))
+            self._last_active[chat] = self._deps.clock.now()
+            self._count_live()
         return ref
+
+    def _count_live(self) -> None:
+        self._board.live_actors = len(self._actors)
+        self._metrics.chat_actors.set(len(self._actors))
+
+    def _passivate_idle(self, now: float) -> None:
+        busy = self._board.busy()
+        idle = sorted(
+            (at, chat)
+            for chat, at in self._last_active.items()
+            if chat not in self._stopping and chat not in self._deadlines and chat not in busy
+        )
+        excess = max(0, len(self._actors) - len(self._stopping) - self._max_live)
+        for n, (at, chat) in enumerate(idle):
+            if n >= excess and now - at < self._idle_after:
+                break
+            self._stopping[chat] = []
+            self._actors[chat].tell(Passivate())
+
+    def _passivated(self, chat: str, state: ChatState) -> None:
+        del self._actors[chat]
+        self._last_active.pop(chat, None)
+        self._states[chat] = state
+        self._metrics.chat_passivations.inc()
+        self._count_live()
+        if self._stopping.get(chat):
+            self._release(chat, self._actor_for(chat))
+        else:
+            self._stopping.pop(chat, None)
+
+    def _release(self, chat: str, ref: pykka.ActorRef[Any]) -> None:
+        """Hand what was held while ``chat`` was stopping to its actor."""
+        for message in self._stopping.pop(chat, []):
+            ref.tell(message)
 
     def _arm(self, chat: str, at: float | None) -> None:
         if at is None:
@@ -134,6 +205,7 @@ class Supervisor(pykka.ThreadingActor):
         for chat in due:
             del self._deadlines[chat]
             self._actors[chat].tell(Tick(now))
+        self._passivate_idle(now)
         if now - self._mailboxes_sampled >= MAILBOX_SAMPLE_SECONDS:
             self._mailboxes_sampled = now
             self._metrics.mailbox_messages.set(sum(map(_mailbox_depth, self._actors.values())))

@@ -114,3 +114,80 @@ def test_max_messages_flushes_at_once_without_a_tick(world):
 
 def test_a_ticker_that_never_started_stops_quietly():
     Ticker(target=None, clock=ManualClock()).stop()
+
+
+@pytest.fixture
+def small_world(tmp_path):
+    """A supervisor that passivates chats idle for a minute, or beyond two live actors."""
+    clock = ManualClock()
+    with FakeOpenAI() as oa, FakeWhapi(token="t", echo=False) as wh:
+        journal = JsonlJournal(tmp_path / "journal", clock=clock.now)
+        journal.start()
+        client = openai.OpenAI(api_key="k", base_url=oa.base_url, _strict_response_validation=True)
+        model = ResponsesModel(
+            client, model="m", instructions="be kind", background=True, clock=clock, run_timeout=60
+        )
+        whapi = WhapiClient(wh.url, "t")
+        deps = TurnDeps(journal, model, whapi, clock, "UTC")
+        policy = BufferPolicy(window=5.0, max_wait=20.0, max_messages=50)
+        board = Board()
+        supervisor = Supervisor.start(deps, policy, board, idle_after=60.0, max_live=2)
+        supervisor.tell(Boot({}))
+        yield clock, journal, supervisor, oa, wh, board
+        supervisor.stop()
+        journal.close()
+        whapi.close()
+
+
+def say(journal, supervisor, chat, text):
+    drafts = [MessageReceived(chat=chat, message_id=f"m-{chat}-{text}", text=text)]
+    supervisor.tell(Deliver(tuple(journal.append(drafts))))
+
+
+def test_an_idle_chat_is_passivated_and_comes_back_with_its_history(small_world):
+    clock, journal, supervisor, oa, wh, board = small_world
+    say(journal, supervisor, GUEST, "Soy Inés")
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    assert board.live_actors == 1
+
+    clock.advance(61)
+    tick(supervisor, clock)
+    drain(supervisor)
+    assert board.live_actors == 0
+    assert pykka.ActorRegistry.get_by_class(ChatActor) == []
+
+    say(journal, supervisor, GUEST, "¿Cómo me llamo?")
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: Soy Inés", "echo: ¿Cómo me llamo?"]
+    assert "Soy Inés" in str(oa.created()[-1]["input"])
+
+
+def test_a_message_arriving_while_its_chat_stops_is_handed_to_the_next_actor(small_world):
+    clock, journal, supervisor, _oa, wh, _board = small_world
+    say(journal, supervisor, GUEST, "uno")
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    clock.advance(61)
+    drain(supervisor)
+    # The tick asks the idle chat to stop; the message queued right behind it reaches
+    # the supervisor before the chat's answer does, so it must be held, not lost.
+    supervisor.tell(Tick(clock.now()))
+    say(journal, supervisor, GUEST, "dos")
+    drain(supervisor)
+    drain(supervisor)
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: uno", "echo: dos"]
+
+
+def test_too_many_live_actors_passivate_the_least_recently_active(small_world):
+    clock, journal, supervisor, _oa, wh, board = small_world
+    for n, chat in enumerate([f"3460000000{n}@s.whatsapp.net" for n in range(3)]):
+        say(journal, supervisor, chat, f"hola {n}")
+        clock.advance(6)
+        tick(supervisor, clock)
+    drain(supervisor)
+    assert board.live_actors == 2
+    assert len(wh.sent) == 3
