@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import openai
 import pykka
 import pytest
@@ -24,12 +26,12 @@ from conserje.whapi.client import WhapiClient
 GUEST = "34611222333@s.whatsapp.net"
 
 
-@pytest.fixture
-def world(tmp_path, request):
-    max_messages = getattr(request, "param", 50)
+@contextlib.contextmanager
+def actor_world(tmp_path, *, max_messages=50, **supervisor_options):
+    """A supervisor on a manual clock, with a real journal and the two fakes."""
     clock = ManualClock()
     with FakeOpenAI() as oa, FakeWhapi(token="t", echo=False) as wh:
-        journal = JsonlJournal(tmp_path / "journal.jsonl", clock=clock.now)
+        journal = JsonlJournal(tmp_path / "journal", clock=clock.now)
         journal.start()
         client = openai.OpenAI(api_key="k", base_url=oa.base_url, _strict_response_validation=True)
         model = ResponsesModel(
@@ -38,12 +40,21 @@ def world(tmp_path, request):
         whapi = WhapiClient(wh.url, "t")
         deps = TurnDeps(journal, model, whapi, clock, "Europe/Madrid")
         policy = BufferPolicy(window=5.0, max_wait=20.0, max_messages=max_messages)
-        supervisor = Supervisor.start(deps, policy, Board())
+        board = Board()
+        supervisor = Supervisor.start(deps, policy, board, **supervisor_options)
         supervisor.tell(Boot({}))
-        yield clock, journal, supervisor, oa, wh
-        supervisor.stop()
-        journal.close()
-        whapi.close()
+        try:
+            yield clock, journal, supervisor, oa, wh, board
+        finally:
+            supervisor.stop()
+            journal.close()
+            whapi.close()
+
+
+@pytest.fixture
+def world(tmp_path, request):
+    with actor_world(tmp_path, max_messages=getattr(request, "param", 50)) as built:
+        yield built[:5]
 
 
 def deliver(journal, supervisor, *texts):
@@ -119,24 +130,8 @@ def test_a_ticker_that_never_started_stops_quietly():
 @pytest.fixture
 def small_world(tmp_path):
     """A supervisor that passivates chats idle for a minute, or beyond two live actors."""
-    clock = ManualClock()
-    with FakeOpenAI() as oa, FakeWhapi(token="t", echo=False) as wh:
-        journal = JsonlJournal(tmp_path / "journal", clock=clock.now)
-        journal.start()
-        client = openai.OpenAI(api_key="k", base_url=oa.base_url, _strict_response_validation=True)
-        model = ResponsesModel(
-            client, model="m", instructions="be kind", background=True, clock=clock, run_timeout=60
-        )
-        whapi = WhapiClient(wh.url, "t")
-        deps = TurnDeps(journal, model, whapi, clock, "UTC")
-        policy = BufferPolicy(window=5.0, max_wait=20.0, max_messages=50)
-        board = Board()
-        supervisor = Supervisor.start(deps, policy, board, idle_after=60.0, max_live=2)
-        supervisor.tell(Boot({}))
-        yield clock, journal, supervisor, oa, wh, board
-        supervisor.stop()
-        journal.close()
-        whapi.close()
+    with actor_world(tmp_path, idle_after=60.0, max_live=2) as built:
+        yield built
 
 
 def say(journal, supervisor, chat, text):
