@@ -66,6 +66,7 @@ class Settings:
     shutdown_timeout_ms: int
     actor_idle_ms: int
     actor_max_live: int
+    cleanup_interval: int
     staff_chat_id: str | None
     human_handoff_pause_ms: int
     fallback_message: str
@@ -228,6 +229,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shutdown_timeout_ms=r.integer("SHUTDOWN_TIMEOUT_MS", 5_000, 0, 600_000),
         actor_idle_ms=r.integer("ACTOR_IDLE_MS", 300_000, 1_000, 86_400_000),
         actor_max_live=r.integer("ACTOR_MAX_LIVE", 1_000, 1, 1_000_000),
+        cleanup_interval=r.integer("CLEANUP_INTERVAL", 3_600_000, 1_000, 604_800_000),
         staff_chat_id=r.text("STAFF_CHAT_ID"),
         human_handoff_pause_ms=r.integer("HUMAN_HANDOFF_PAUSE_MS", 1_800_000, 0, 2_592_000_000),
         fallback_message=r.text("FALLBACK_MESSAGE", DEFAULT_FALLBACK) or DEFAULT_FALLBACK,

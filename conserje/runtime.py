@@ -145,6 +145,7 @@ class Runtime:
             self.metrics,
             idle_after=settings.actor_idle_ms / 1000,
             max_live=settings.actor_max_live,
+            sweep_every=settings.cleanup_interval / 1000,
         )
         self.ticker = Ticker(self.supervisor, self.clock)
 

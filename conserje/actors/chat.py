@@ -16,6 +16,7 @@ from conserje.actors.buffer import Buffer, BufferPolicy
 from conserje.actors.messages import (
     Arm,
     ChatStatus,
+    Compact,
     Deliver,
     Passivate,
     Passivated,
@@ -80,6 +81,9 @@ class ChatActor(pykka.ThreadingActor):
                 case Passivate():
                     self._passivate()
                     return
+                case Compact():
+                    if self.state.turn is None:
+                        self._turns.compact_if_over("sweep")
         except Exception:
             log.exception(
                 "chat %s: handling %s failed", mask(self.state.chat), type(message).__name__

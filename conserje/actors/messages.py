@@ -11,6 +11,7 @@ __all__ = [
     "Arm",
     "Boot",
     "ChatStatus",
+    "Compact",
     "Deliver",
     "Passivate",
     "Passivated",
@@ -96,3 +97,8 @@ class StillBusy:
     """A chat actor declined to stop: work arrived or a burst is waiting."""
 
     chat: str
+
+
+@dataclass(frozen=True)
+class Compact:
+    """The periodic sweep: compact this chat's history if it is over the threshold."""

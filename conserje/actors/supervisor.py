@@ -32,6 +32,7 @@ from conserje.actors.messages import (
     Arm,
     Boot,
     ChatStatus,
+    Compact,
     Deliver,
     Passivate,
     Passivated,
@@ -59,6 +60,8 @@ class Supervisor(pykka.ThreadingActor):
         metrics: where the actor world is counted (by default, metrics of its own).
         idle_after: seconds without activity after which a chat actor is passivated.
         max_live: chat actors alive at most before idle ones are passivated early.
+        sweep_every: seconds between sweeps that compact idle chats still over the
+            token threshold (``CLEANUP_INTERVAL``), e.g. after a compaction failed.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class Supervisor(pykka.ThreadingActor):
         *,
         idle_after: float = 300.0,
         max_live: int = 1000,
+        sweep_every: float = 3600.0,
     ) -> None:
         super().__init__()
         self._deps = deps
@@ -84,6 +88,8 @@ class Supervisor(pykka.ThreadingActor):
         self._idle_after = idle_after
         self._max_live = max_live
         self._last_active: dict[str, float] = {}
+        self._sweep_every = sweep_every
+        self._swept: float | None = None
         self._stopping: dict[str, list[Any]] = {}
 
     def on_receive(self, message: Any) -> None:
@@ -178,6 +184,16 @@ class Supervisor(pykka.ThreadingActor):
             self._stopping[chat] = []
             self._actors[chat].tell(Passivate())
 
+    def _sweep(self) -> None:
+        """Ask chats over the token threshold to compact; passivated ones wake for it."""
+        threshold = self._deps.token_threshold
+        if not threshold:
+            return
+        over = [c for c, s in self._states.items() if s.last_input_tokens > threshold]
+        for chat in [*self._actors, *over]:
+            if chat not in self._stopping:
+                self._actor_for(chat).tell(Compact())
+
     def _passivated(self, chat: str, state: ChatState) -> None:
         del self._actors[chat]
         self._last_active.pop(chat, None)
@@ -205,6 +221,12 @@ class Supervisor(pykka.ThreadingActor):
         for chat in due:
             del self._deadlines[chat]
             self._actors[chat].tell(Tick(now))
+        if self._swept is None:
+            self._swept = now
+        elif now - self._swept >= self._sweep_every:
+            self._swept = now
+            self._sweep()
+        # After the sweep: a chat told to compact does so before it is asked to stop.
         self._passivate_idle(now)
         if now - self._mailboxes_sampled >= MAILBOX_SAMPLE_SECONDS:
             self._mailboxes_sampled = now

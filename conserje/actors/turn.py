@@ -428,12 +428,13 @@ class TurnRunner:
         )
         return True
 
-    def _compact_if_over(self) -> None:
+    def compact_if_over(self, reason: str = "threshold") -> None:
+        """Compact the history if the last run's input passed the threshold; never raises."""
         threshold = self._deps.token_threshold
         if not threshold or self._state.last_input_tokens <= threshold:
             return
         try:
-            self.compact("threshold")
+            self.compact(reason)
         except ModelError as exc:
             log.warning("chat %s: history not compacted: %s", mask(self._state.chat), exc)
 
@@ -441,7 +442,7 @@ class TurnRunner:
         self._record(
             TurnFinished(chat=self._state.chat, turn_id=turn.turn_id, outcome=outcome, error=error)
         )
-        self._compact_if_over()
+        self.compact_if_over()
 
     def _record(self, event: Event) -> None:
         self._record_all([event])

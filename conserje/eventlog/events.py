@@ -245,7 +245,8 @@ class ThreadCompacted(Event, tag="thread_compacted", kw_only=True):
         summary: the model's summary of the replaced items, readable by auditors.
         kept: the most recent history items kept verbatim after the summary.
         tokens_before: the input size of the last run, which triggered it.
-        reason: ``threshold`` or ``context_length_exceeded``.
+        reason: ``threshold`` (after a turn), ``sweep`` (the periodic sweep) or
+            ``context_length_exceeded``.
     """
 
     summary: str

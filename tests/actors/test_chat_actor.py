@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import openai
 import pykka
@@ -27,7 +28,7 @@ GUEST = "34611222333@s.whatsapp.net"
 
 
 @contextlib.contextmanager
-def actor_world(tmp_path, *, max_messages=50, **supervisor_options):
+def actor_world(tmp_path, *, max_messages=50, deps_options=None, **supervisor_options):
     """A supervisor on a manual clock, with a real journal and the two fakes."""
     clock = ManualClock()
     with FakeOpenAI() as oa, FakeWhapi(token="t", echo=False) as wh:
@@ -38,7 +39,7 @@ def actor_world(tmp_path, *, max_messages=50, **supervisor_options):
             client, model="m", instructions="be kind", background=True, clock=clock, run_timeout=60
         )
         whapi = WhapiClient(wh.url, "t")
-        deps = TurnDeps(journal, model, whapi, clock, "Europe/Madrid")
+        deps = TurnDeps(journal, model, whapi, clock, "Europe/Madrid", **(deps_options or {}))
         policy = BufferPolicy(window=5.0, max_wait=20.0, max_messages=max_messages)
         board = Board()
         supervisor = Supervisor.start(deps, policy, board, **supervisor_options)
@@ -186,3 +187,50 @@ def test_too_many_live_actors_passivate_the_least_recently_active(small_world):
     drain(supervisor)
     assert board.live_actors == 2
     assert len(wh.sent) == 3
+
+
+def test_the_sweep_compacts_a_chat_whose_compaction_failed_after_its_turn(tmp_path):
+    options = {"token_threshold": 50, "summary_tokens": 100}
+    with actor_world(tmp_path, deps_options=options, sweep_every=600.0) as built:
+        clock, journal, supervisor, oa, wh, _ = built
+        oa.reply = lambda body: "" if "memory" in body.get("instructions", "") else "Entendido."
+        deliver(journal, supervisor, "Llegamos tarde el viernes, sobre las once " * 8)
+        clock.advance(5.1)
+        tick(supervisor, clock)
+        assert [m.body for m in wh.sent] == ["Entendido."]
+        assert compactions(tmp_path) == []
+
+        oa.reply = lambda body: "Resumen: llegan el viernes hacia las once."
+        clock.advance(601)
+        tick(supervisor, clock)
+        drain(supervisor)
+
+        (compacted,) = compactions(tmp_path)
+        assert compacted["reason"] == "sweep"
+        assert compacted["summary"] == "Resumen: llegan el viernes hacia las once."
+
+
+def test_the_sweep_wakes_a_passivated_chat_over_the_threshold(tmp_path):
+    options = {"token_threshold": 50, "summary_tokens": 100}
+    with actor_world(tmp_path, deps_options=options, sweep_every=600.0) as built:
+        clock, journal, supervisor, oa, _wh, board = built
+        oa.reply = lambda body: "" if "memory" in body.get("instructions", "") else "Entendido."
+        deliver(journal, supervisor, "Llegamos tarde el viernes, sobre las once " * 8)
+        clock.advance(5.1)
+        tick(supervisor, clock)
+        clock.advance(301)
+        tick(supervisor, clock)
+        drain(supervisor)
+        assert board.live_actors == 0
+
+        oa.reply = lambda body: "Resumen: llegan el viernes."
+        clock.advance(300)
+        tick(supervisor, clock)
+        drain(supervisor)
+        assert [c["reason"] for c in compactions(tmp_path)] == ["sweep"]
+
+
+def compactions(tmp_path):
+    lines = (tmp_path / "journal").glob("*.jsonl")
+    events = [json.loads(line) for path in lines for line in path.read_text().splitlines()]
+    return [e for e in events if e["type"] == "thread_compacted"]
