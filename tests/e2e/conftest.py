@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conserje.testing import payloads
 from conserje.testing.fake_openai import FakeOpenAI
 from conserje.testing.fake_whapi import FakeWhapi
 from conserje.testing.process import ServerProcess, free_port
@@ -141,3 +142,16 @@ def tool_plugin(tmp_path):
     )
     marks = tmp_path / "tool-marks.txt"
     return {"PYTHONPATH": str(site), "E2E_TOOL_MARKS": str(marks)}, marks
+
+
+COMPACTING = {"THREAD_TOKEN_THRESHOLD": "120", "HISTORIAL_SUMMARY_THRESHOLD": "100"}
+"""Settings under which a few long messages push a chat's history over the threshold."""
+
+
+def talk_past_the_threshold(server: ServerProcess, whapi: FakeWhapi, chat: str) -> None:
+    """Have three long turns in ``chat``, enough to compact its history under COMPACTING."""
+    padding = " (y te cuento más detalles del viaje para que lo tengas todo claro)" * 2
+    texts = ["Somos cuatro adultos", "Llegamos el 3 de mayo", "¿Y parking?"]
+    for n, text in enumerate(t + padding for t in texts):
+        whapi.post_webhook(payloads.text_message(chat, text))
+        settle(server, whapi, turns=n + 1)

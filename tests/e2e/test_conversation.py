@@ -9,7 +9,7 @@ import pytest
 from conserje.testing import payloads
 from conserje.testing._server import Fault, json_response
 from conserje.testing.wait import wait_for
-from tests.e2e.conftest import settle
+from tests.e2e.conftest import COMPACTING, settle, talk_past_the_threshold
 
 pytestmark = pytest.mark.e2e
 
@@ -212,13 +212,8 @@ def test_typing_holds_the_turn_and_presence_is_subscribed_once(
 def test_history_over_the_threshold_is_compacted_into_a_readable_summary(
     make_server, whapi_fake, openai_fake
 ):
-    settings = {"THREAD_TOKEN_THRESHOLD": "120", "HISTORIAL_SUMMARY_THRESHOLD": "100"}
-    with make_server(**settings) as server:
-        padding = " (y te cuento más detalles del viaje para que lo tengas todo claro)" * 2
-        texts = ["Somos cuatro adultos", "Llegamos el 3 de mayo", "¿Y parking?"]
-        for n, text in enumerate(t + padding for t in texts):
-            whapi_fake.post_webhook(payloads.text_message(GUEST, text))
-            settle(server, whapi_fake, turns=n + 1)
+    with make_server(**COMPACTING) as server:
+        talk_past_the_threshold(server, whapi_fake, GUEST)
 
         compactions = server.events("thread_compacted")
         assert compactions

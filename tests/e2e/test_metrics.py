@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conserje.testing import payloads
 from conserje.testing.process import ServerProcess
 from conserje.testing.wait import wait_for
-from tests.e2e.conftest import settle
+from tests.e2e.conftest import COMPACTING, settle, talk_past_the_threshold
 
 pytestmark = pytest.mark.e2e
 
@@ -138,13 +138,8 @@ def test_tools_fallbacks_and_a_person_on_the_business_phone_are_counted(
 def test_compaction_and_chats_over_the_token_threshold_are_counted(
     make_server, whapi_fake, openai_fake
 ):
-    settings = {"THREAD_TOKEN_THRESHOLD": "120", "HISTORIAL_SUMMARY_THRESHOLD": "100"}
-    with make_server(**settings) as server:
-        padding = " (y te cuento más detalles del viaje para que lo tengas todo claro)" * 2
-        texts = ["Somos cuatro adultos", "Llegamos el 3 de mayo", "¿Y parking?"]
-        for n, text in enumerate(t + padding for t in texts):
-            whapi_fake.post_webhook(payloads.text_message(GUEST, text))
-            settle(server, whapi_fake, turns=n + 1)
+    with make_server(**COMPACTING) as server:
+        talk_past_the_threshold(server, whapi_fake, GUEST)
         compacted = Scrape(server)
 
         compactions = server.events("thread_compacted")
