@@ -20,8 +20,12 @@ log = logging.getLogger(__name__)
 _HTTP_THREADS = 8
 
 
-class _Stop(Exception):
-    """Raised in the main thread by a signal handler to leave Waitress's loop."""
+class _Stop(KeyboardInterrupt):
+    """Raised in the main thread by a signal handler to leave Waitress's loop.
+
+    It must be a ``KeyboardInterrupt``: Waitress's channels catch and log any other
+    exception raised while they handle a request, and would go on serving.
+    """
 
 
 def serve(settings: Settings) -> int:
@@ -43,17 +47,23 @@ def serve(settings: Settings) -> int:
     )
     log.info("listening on http://%s:%s", settings.host, settings.port)
 
+    received: list[str] = []
+
     def stop(signum: int, frame: types.FrameType | None) -> None:
-        raise _Stop(signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
+        raise _Stop
 
     # Handlers first: a boot that fails at once signals the main thread right away.
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         threading.Thread(target=runtime.boot, name="boot", daemon=True).start()
+        # Waitress's run() ends quietly on a KeyboardInterrupt; outside it, we catch it.
         server.run()
-    except _Stop as reason:
-        log.info("%s received: stopping", reason)
+    except _Stop:
+        pass
     finally:
+        if received:
+            log.info("%s received: stopping", received[0])
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         server.close()
