@@ -53,6 +53,7 @@ class Settings:
     thread_token_threshold: int
     historial_summary_threshold: int
     orphan_run_policy: str
+    compaction_method: str
     whapi_token: str
     whapi_api_url: str
     whapi_timeout_ms: int
@@ -216,6 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "HISTORIAL_SUMMARY_THRESHOLD", 5_000, 100, 10_000_000
         ),
         orphan_run_policy=r.choice("ORPHAN_RUN_POLICY", "adopt", ("adopt", "cancel")),
+        compaction_method=r.choice("COMPACTION_METHOD", "auto", ("auto", "summary")),
         whapi_token=r.required("WHAPI_TOKEN", "your Whapi channel token"),
         whapi_api_url=r.url("WHAPI_API_URL", "https://gate.whapi.cloud") or "",
         whapi_timeout_ms=r.integer("WHAPI_TIMEOUT_MS", 15_000, 100, 120_000),

@@ -130,6 +130,7 @@ class Runtime:
             orphan_policy=settings.orphan_run_policy,
             token_threshold=settings.thread_token_threshold,
             summary_tokens=settings.historial_summary_threshold,
+            compaction_method=settings.compaction_method,
             validators=validators,
         )
         policy = BufferPolicy(

@@ -27,7 +27,7 @@ from typing import Any
 from conserje.actors.clock import Clock
 from conserje.actors.toolstep import ToolStep
 from conserje.assistant.compaction import SUMMARY_INSTRUCTIONS, plan, transcript
-from conserje.assistant.context import build_input, context_line
+from conserje.assistant.context import build_input, context_line, history_input
 from conserje.assistant.responses import ResponsesModel, RunResult
 from conserje.assistant.shaping import split_reply, typing_time, worth_sending
 from conserje.assistant.tools import ToolRegistry
@@ -88,6 +88,9 @@ class TurnDeps:
         token_threshold: a run's input above this many tokens compacts the history
             after the turn (0: never).
         summary_tokens: about how many tokens history takes after compaction.
+        compaction_method: ``auto`` (the server's ``/responses/compact`` where it has
+            one, else a summary written by the model) or ``summary`` (always a summary,
+            so the journal keeps a readable account of what the model remembers).
         validators: the business's reply validators, by name.
     """
 
@@ -104,6 +107,7 @@ class TurnDeps:
     orphan_policy: str = "adopt"
     token_threshold: int = 8000
     summary_tokens: int = 5000
+    compaction_method: str = "auto"
     validators: Sequence[tuple[str, Validator]] = ()
 
 
@@ -309,7 +313,8 @@ class TurnRunner:
         state = self._state
         context = context_line(self._deps.clock.now(), self._deps.timezone, state.guest_name)
         quoted = next((m.quoted for m in reversed(turn.messages) if m.quoted), "")
-        items = build_input(state.history, [m.text for m in turn.messages], context, quoted)
+        texts = [m.text for m in turn.messages]
+        items = build_input(state.history, texts, context, quoted, state.compacted)
         items += tool_items(turn.calls, turn.outputs)
         if turn.correction:
             items.append({"role": "developer", "content": CORRECTION_PREFIX + turn.correction})
@@ -405,27 +410,31 @@ class TurnRunner:
         return False
 
     def compact(self, reason: str) -> bool:
-        """Replace older history with a written summary; return whether anything changed.
+        """Replace older history with something shorter; return whether anything changed.
+
+        The server compacts when it can and ``compaction_method`` allows it; otherwise
+        the model writes a summary.
 
         Raises:
-            ModelError: the summary could not be written.
+            ModelError: the history could not be compacted.
         """
+        state = self._state
         target = self._deps.summary_tokens
-        older, kept = plan(self._state.history, target)
+        older, kept = plan(state.history, target)
         if not older:
             return False
-        summary = self._deps.model.summarize(
+        model = self._deps.model
+        items = None
+        if self._deps.compaction_method == "auto":
+            items = model.compact(history_input(older, state.compacted))
+        common = {"chat": state.chat, "kept": kept, "tokens_before": state.last_input_tokens}
+        if items is not None:
+            self._record(ThreadCompacted(**common, reason=reason, method="server", items=items))
+            return True
+        summary = model.summarize(
             transcript(older), instructions=SUMMARY_INSTRUCTIONS, max_output_tokens=target // 2
         )
-        self._record(
-            ThreadCompacted(
-                chat=self._state.chat,
-                summary=summary,
-                kept=kept,
-                tokens_before=self._state.last_input_tokens,
-                reason=reason,
-            )
-        )
+        self._record(ThreadCompacted(**common, reason=reason, summary=summary))
         return True
 
     def compact_if_over(self, reason: str = "threshold") -> None:

@@ -1,9 +1,10 @@
-"""Keeping a chat's history within budget: recent turns verbatim, older ones summarised.
+"""Keeping a chat's history within budget: recent turns verbatim, older ones condensed.
 
-The summary is written by the model and journaled as plain text, so an auditor can read
-what the assistant "remembers". (The Responses API's own ``/responses/compact`` returns
-encrypted items that neither auditors nor other model servers can read; Conserje does
-not use it.)
+Older items are condensed by the model server's ``/responses/compact`` where it has one
+(``COMPACTION_METHOD=auto``), or else into a summary written by the model and journaled as
+plain text. The server's compaction item is encrypted: an auditor reads the guest's
+messages it keeps but not what the model remembers of the rest, so deployments that must
+explain every answer set ``COMPACTION_METHOD=summary``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from conserje.eventlog.projection import HistoryItem
 
-__all__ = ["build_input", "context_line"]
+__all__ = ["build_input", "context_line", "history_input"]
 
 
 def context_line(now: float, timezone: str, guest_name: str) -> str:
@@ -19,8 +19,19 @@ def context_line(now: float, timezone: str, guest_name: str) -> str:
     return f"Now it is {moment:%A %Y-%m-%d %H:%M} ({timezone}). {who}"
 
 
+def history_input(
+    history: Iterable[HistoryItem], compacted: Iterable[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """Return a chat's history as input items, after the items a server compaction left."""
+    return [*compacted, *({"role": h.role, "content": h.text} for h in history)]
+
+
 def build_input(
-    history: Iterable[HistoryItem], new_texts: list[str], context: str, quoted: str = ""
+    history: Iterable[HistoryItem],
+    new_texts: list[str],
+    context: str,
+    quoted: str = "",
+    compacted: Iterable[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """Build a run's input items: earlier history, the context line, the new burst.
 
@@ -29,7 +40,7 @@ def build_input(
     earlier message, the context line says which, so the model reads the reply in
     context (and never mistakes the quoted words for new ones).
     """
-    items: list[dict[str, Any]] = [{"role": h.role, "content": h.text} for h in history]
+    items = history_input(history, compacted)
     if quoted:
         context += f' The guest is replying to this earlier message: "{quoted}"'
     items.append({"role": "developer", "content": context})

@@ -9,6 +9,7 @@ waits for the answer; a crash then loses the run and boot runs the turn again.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -31,6 +32,9 @@ CREATE_ATTEMPTS = 4
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
 """Statuses after which a run never changes."""
+
+_NO_SUCH_ENDPOINT = frozenset({404, 405, 501})
+"""Statuses by which an OpenAI-compatible server says it has no such endpoint."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class ResponsesModel:
         self._poll_interval = poll_interval
         self._poll_max = poll_max
         self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._server_compacts = True
 
     def create(
         self,
@@ -177,6 +182,45 @@ class ResponsesModel:
         if not summary:
             raise ModelError("summary failed: the model wrote nothing")
         return summary
+
+    def compact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Have the server compact ``items`` with ``POST /responses/compact``.
+
+        The answer is parsed here rather than by the SDK: its strict validation rejects
+        the documented output (user messages typed as output messages).
+
+        Returns:
+            The items to send instead of ``items`` (the guest's messages and one opaque
+            ``compaction`` item), or ``None`` when the server has no compact endpoint;
+            that is remembered and the server is not asked again.
+
+        Raises:
+            ModelError: the request failed or the answer holds no compaction item.
+        """
+        if not self._server_compacts:
+            return None
+        try:
+            raw = self._client.responses.with_raw_response.compact(
+                model=self.model,
+                input=items,  # type: ignore[arg-type]
+            )
+        except openai.APIStatusError as exc:
+            if exc.status_code not in _NO_SUCH_ENDPOINT:
+                raise ModelError(f"compact failed: {_describe(exc)}") from exc
+            log.info("the model server has no /responses/compact; summaries are used instead")
+            self._server_compacts = False
+            return None
+        except openai.OpenAIError as exc:
+            raise ModelError(f"compact failed: {_describe(exc)}") from exc
+        try:
+            output = json.loads(raw.text)["output"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError("compact failed: the answer is not a compacted response") from exc
+        if not isinstance(output, list) or not any(
+            isinstance(item, dict) and item.get("type") == "compaction" for item in output
+        ):
+            raise ModelError("compact failed: the answer holds no compaction item")
+        return output
 
     @contextmanager
     def slot(self) -> Iterator[None]:

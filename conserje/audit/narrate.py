@@ -109,14 +109,23 @@ _STORIES: dict[type, Story] = {
     ev.TurnFinished: _turn_finished,
     ev.HandoffStarted: _handoff,
     ev.HandoffEnded: lambda e: (e.by, "assistant resumed"),
-    ev.ThreadCompacted: lambda e: (
-        "system",
-        f"history compacted ({e.reason}, {e.tokens_before} tokens): kept {e.kept} items, "
-        f"summary {quoted(e.summary)}",
-    ),
+    ev.ThreadCompacted: lambda e: ("system", _compaction(e)),
     ev.ContextReset: lambda e: (e.by, "context reset: the next turn starts afresh"),
     ev.PresenceSubscribed: lambda e: ("system", "subscribed to the guest's typing"),
 }
+
+
+def _compaction(event: ev.ThreadCompacted) -> str:
+    head = (
+        f"history compacted ({event.reason}, {event.tokens_before} tokens): kept {event.kept} items"
+    )
+    if event.method != "server":
+        return f"{head}, summary {quoted(event.summary)}"
+    readable = sum(1 for item in event.items if item.get("type") != "compaction")
+    return (
+        f"{head}; the model server compacted the rest: {readable} guest messages kept "
+        "readable, the remainder in an opaque compaction item"
+    )
 
 
 def narrate(event: ev.Event) -> tuple[str, str]:

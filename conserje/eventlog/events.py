@@ -14,7 +14,7 @@ A turn's story reads as: ``message_received`` (one or more) -> ``turn_started`` 
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 import msgspec
 
@@ -239,20 +239,27 @@ class PresenceSubscribed(Event, tag="presence_subscribed", kw_only=True):
 
 
 class ThreadCompacted(Event, tag="thread_compacted", kw_only=True):
-    """The chat's history was compacted: older items replaced by a written summary.
+    """The chat's history was compacted: older items replaced by something shorter.
 
     Attributes:
-        summary: the model's summary of the replaced items, readable by auditors.
+        summary: the model's summary of the replaced items, readable by auditors
+            (``method`` ``summary``).
         kept: the most recent history items kept verbatim after the summary.
         tokens_before: the input size of the last run, which triggered it.
         reason: ``threshold`` (after a turn), ``sweep`` (the periodic sweep) or
             ``context_length_exceeded``.
+        method: ``summary`` (written by the model) or ``server`` (the server's
+            ``/responses/compact``).
+        items: with ``server``, the input items that replace the older history: the
+            guest's messages, readable, and one opaque ``compaction`` item.
     """
 
-    summary: str
+    summary: str = ""
     kept: int
     tokens_before: int
     reason: str
+    method: str = "summary"
+    items: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class ContextReset(Event, tag="context_reset", kw_only=True):

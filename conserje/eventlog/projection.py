@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from conserje.eventlog.events import (
     AgentMessage,
@@ -113,6 +114,7 @@ class ChatState:
     last_outcome: str = ""
     presence_subscribed: bool = False
     last_input_tokens: int = 0
+    compacted: list[dict[str, Any]] = field(default_factory=list)
 
     def paused(self, now: float) -> bool:
         """Tell whether a hand-off keeps the assistant quiet at ``now``."""
@@ -175,11 +177,15 @@ class ChatState:
             case ThreadCompacted():
                 kept = list(self.history)[-event.kept :] if event.kept else []
                 self.history.clear()
-                self.history.append(HistoryItem("developer", SUMMARY_PREFIX + event.summary))
+                if event.method == "server":
+                    self.compacted = list(event.items)
+                else:
+                    self.history.append(HistoryItem("developer", SUMMARY_PREFIX + event.summary))
                 self.history.extend(kept)
                 self.last_input_tokens = 0
             case ContextReset():
                 self.history.clear()
+                self.compacted = []
                 self.last_input_tokens = 0
 
     def _step(self, event: Event) -> None:

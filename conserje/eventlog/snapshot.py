@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -79,6 +80,7 @@ class _Chat(msgspec.Struct, kw_only=True):
     last_outcome: str = ""
     presence_subscribed: bool = False
     last_input_tokens: int = 0
+    compacted: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class _Snapshot(msgspec.Struct, kw_only=True):
@@ -195,6 +197,7 @@ def _record(state: ChatState) -> _Chat:
         last_outcome=state.last_outcome,
         presence_subscribed=state.presence_subscribed,
         last_input_tokens=state.last_input_tokens,
+        compacted=state.compacted,
     )
 
 
@@ -231,4 +234,5 @@ def _state(record: _Chat) -> ChatState:
         last_outcome=record.last_outcome,
         presence_subscribed=record.presence_subscribed,
         last_input_tokens=record.last_input_tokens,
+        compacted=record.compacted,
     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conserje.testing._server import FakeRequest, FakeResponse, FakeServer, json_response
+from conserje.testing.fake_compaction import compacted_response
 from conserje.testing.fake_tool_calls import (
     ToolCalls,
     calls_on_first_request,
@@ -197,6 +198,8 @@ class FakeOpenAI(FakeServer):
         hold: while true, background runs do not advance past ``in_progress``.
         tool_calls: decides the function calls to answer a request with; ``None`` or no
             calls gives a text reply.
+        compacts: whether ``POST /v1/responses/compact`` exists; without it the fake
+            answers 404, as OpenAI-compatible servers without the endpoint do.
     """
 
     def __init__(
@@ -222,6 +225,8 @@ class FakeOpenAI(FakeServer):
         self.usage = usage
         self.hold = hold
         self.tool_calls = tool_calls
+        self.compacts = True
+        self._compactions: list[dict[str, Any]] = []
         self._clock = clock
         self._state = threading.Lock()
         self._runs: dict[str, _Run] = {}
@@ -291,6 +296,11 @@ class FakeOpenAI(FakeServer):
         with self._state:
             return [copy.deepcopy(run.body) for run in self._runs.values()]
 
+    def compactions(self) -> list[dict[str, Any]]:
+        """Return the bodies of the compact requests answered, oldest first."""
+        with self._state:
+            return copy.deepcopy(self._compactions)
+
     def response_ids(self) -> list[str]:
         """Return the ids of every response created, oldest first."""
         with self._state:
@@ -315,6 +325,8 @@ class FakeOpenAI(FakeServer):
         match request.method, request.path.rstrip("/").split("/")[1:]:
             case "POST", ["v1", "responses"]:
                 answer = self._create(request)
+            case "POST", ["v1", "responses", "compact"] if self.compacts:
+                answer = self._compact(request)
             case "GET", ["v1", "responses", response_id]:
                 answer = self._retrieve(response_id)
             case "POST", ["v1", "responses", response_id, "cancel"]:
@@ -371,6 +383,18 @@ class FakeOpenAI(FakeServer):
             self._runs[run.id] = run
             payload = run.render()
         return json_response(200, payload)
+
+    def _compact(self, request: FakeRequest) -> FakeResponse:
+        try:
+            body = request.json()
+        except ValueError:
+            return _error(400, "We could not parse the JSON body of your request.")
+        answer = compacted_response(body if isinstance(body, dict) else {})
+        if isinstance(answer, str):
+            return _error(400, answer)
+        with self._state:
+            self._compactions.append(body)
+        return json_response(200, answer)
 
     def _retrieve(self, response_id: str) -> FakeResponse:
         with self._state:

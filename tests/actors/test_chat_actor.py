@@ -190,7 +190,7 @@ def test_too_many_live_actors_passivate_the_least_recently_active(small_world):
 
 
 def test_the_sweep_compacts_a_chat_whose_compaction_failed_after_its_turn(tmp_path):
-    options = {"token_threshold": 50, "summary_tokens": 100}
+    options = {"token_threshold": 50, "summary_tokens": 100, "compaction_method": "summary"}
     with actor_world(tmp_path, deps_options=options, sweep_every=600.0) as built:
         clock, journal, supervisor, oa, wh, _ = built
         oa.reply = lambda body: "" if "memory" in body.get("instructions", "") else "Entendido."
@@ -211,7 +211,7 @@ def test_the_sweep_compacts_a_chat_whose_compaction_failed_after_its_turn(tmp_pa
 
 
 def test_the_sweep_wakes_a_passivated_chat_over_the_threshold(tmp_path):
-    options = {"token_threshold": 50, "summary_tokens": 100}
+    options = {"token_threshold": 50, "summary_tokens": 100, "compaction_method": "summary"}
     with actor_world(tmp_path, deps_options=options, sweep_every=600.0) as built:
         clock, journal, supervisor, oa, _wh, board = built
         oa.reply = lambda body: "" if "memory" in body.get("instructions", "") else "Entendido."

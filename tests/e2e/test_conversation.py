@@ -8,6 +8,7 @@ import pytest
 
 from conserje.testing import payloads
 from conserje.testing._server import Fault, json_response
+from conserje.testing.fake_compaction import compacted_texts
 from conserje.testing.wait import wait_for
 from tests.e2e.conftest import COMPACTING, settle, talk_past_the_threshold
 
@@ -209,10 +210,39 @@ def test_typing_holds_the_turn_and_presence_is_subscribed_once(
         assert len(whapi_fake.requests("POST", "/presences/")) == 1
 
 
-def test_history_over_the_threshold_is_compacted_into_a_readable_summary(
+def test_history_over_the_threshold_is_compacted_by_the_server_where_it_can(
     make_server, whapi_fake, openai_fake
 ):
     with make_server(**COMPACTING) as server:
+        talk_past_the_threshold(server, whapi_fake, GUEST)
+        server.stop()
+        server.restart()
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Y el wifi?"))
+        settle(server, whapi_fake, turns=4)
+
+        compactions = server.events("thread_compacted")
+        assert compactions
+        assert {c["method"] for c in compactions} == {"server"}
+        assert compactions[0]["summary"] == ""
+        assert [i["type"] for i in compactions[0]["items"]][-1] == "compaction"
+        assert len(openai_fake.compactions()) == len(compactions)
+        # After a restart the next run still carries what the server compacted.
+        last_input = [b for b in openai_fake.created() if b.get("background")][-1]["input"]
+        latest = compactions[-1]["items"]
+        assert last_input[: len(latest)] == latest
+        assert any("Somos cuatro adultos" in t for t in compacted_texts(last_input))
+        assert last_input[-1]["content"] == "¿Y el wifi?"
+        assert not [b for b in openai_fake.created() if "memory" in b.get("instructions", "")]
+
+
+@pytest.mark.parametrize(
+    ("server_compacts", "method"), [(False, "auto"), (True, "summary")], ids=["no-endpoint", "set"]
+)
+def test_history_is_compacted_into_a_readable_summary_without_the_server(
+    make_server, whapi_fake, openai_fake, server_compacts, method
+):
+    openai_fake.compacts = server_compacts
+    with make_server(**COMPACTING, COMPACTION_METHOD=method) as server:
         talk_past_the_threshold(server, whapi_fake, GUEST)
 
         compactions = server.events("thread_compacted")
@@ -226,6 +256,8 @@ def test_history_over_the_threshold_is_compacted_into_a_readable_summary(
             b for b in openai_fake.created() if "memory" in b.get("instructions", "")
         ]
         assert len(summary_requests) == len(compactions)
+        assert {c["method"] for c in compactions} == {"summary"}
+        assert openai_fake.compactions() == []
 
 
 def test_context_length_exceeded_compacts_and_retries_once(make_server, whapi_fake, openai_fake):

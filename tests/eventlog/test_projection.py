@@ -8,11 +8,13 @@ import msgspec
 import pytest
 
 from conserje.eventlog.events import (
+    ContextReset,
     MessageReceived,
     ReplySending,
     ReplySent,
     RunFinished,
     RunStarted,
+    ThreadCompacted,
     TurnFinished,
     TurnStarted,
 )
@@ -340,3 +342,42 @@ def test_a_turn_orders_its_messages_by_the_guests_clock_not_by_arrival():
         )
     )
     assert list(state.history) == [HistoryItem("user", "primera\nsegunda")]
+
+
+# --- Compaction ---------------------------------------------------------------------
+
+SEALED = [{"type": "compaction", "id": "cmp_1", "encrypted_content": "b3BhcXVl"}]
+
+
+def compacted_by(method, kept, **fields):
+    return ThreadCompacted(
+        chat=CHAT, kept=kept, tokens_before=900, reason="threshold", method=method, **fields
+    )
+
+
+def two_turns():
+    return [
+        received("m1", "Somos cuatro"),
+        *replied_turn("t1", ["m1"], ["¿Fechas?"]),
+        received("m2", "Del 3 al 7"),
+        *replied_turn("t2", ["m2"], ["Anotado"]),
+    ]
+
+
+def test_a_server_compaction_keeps_its_items_before_the_recent_history():
+    state = fold(stamped([*two_turns(), compacted_by("server", 1, items=SEALED)]))
+
+    assert state.compacted == SEALED
+    assert [h.text for h in state.history] == ["Anotado"]
+
+
+def test_a_later_summary_keeps_what_the_server_compacted_and_a_reset_drops_it():
+    events = [*two_turns(), compacted_by("server", 2, items=SEALED)]
+    events.append(compacted_by("summary", 1, summary="Cuatro adultos, del 3 al 7."))
+    state = fold(stamped(events))
+    assert state.compacted == SEALED
+    assert [h.role for h in state.history] == ["developer", "assistant"]
+
+    state.apply(stamped([ContextReset(chat=CHAT, by="admin")], first_seq=len(events) + 1)[0])
+    assert state.compacted == []
+    assert list(state.history) == []

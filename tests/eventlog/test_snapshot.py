@@ -17,6 +17,7 @@ from conserje.eventlog.events import (
     ReplySent,
     RunFinished,
     RunStarted,
+    ThreadCompacted,
     TurnFinished,
     TurnStarted,
 )
@@ -98,6 +99,24 @@ def test_an_unfinished_turn_survives_a_snapshot(tmp_path):
     assert turn.reply == "respuesta 1"
     assert restored.states == live
     assert restored.replayed == 0
+
+
+def test_what_the_server_compacted_survives_a_snapshot(tmp_path):
+    items = [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hola"}]},
+        {"type": "compaction", "id": "cmp_1", "encrypted_content": "b3BhcXVl"},
+    ]
+    compacted = ThreadCompacted(
+        chat=CHATS[0], kept=1, tokens_before=900, reason="threshold", method="server", items=items
+    )
+    turns = [turn_events(CHATS[0], 1), turn_events(CHATS[0], 2)]
+    live = build(tmp_path, [*turns, [compacted], "snap"])
+    restored = restored_from(tmp_path)
+
+    assert restored.replayed == 0
+    assert restored.states[CHATS[0]].compacted == items
+    assert [h.text for h in restored.states[CHATS[0]].history] == ["respuesta 2"]
+    assert restored.states == live
 
 
 def test_only_the_newest_snapshots_are_kept(tmp_path):
