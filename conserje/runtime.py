@@ -89,7 +89,7 @@ class Runtime:
             clock=self.clock.now,
             on_fatal=self._journal_failed,
             on_rotate=self.snapshotter.request,
-            on_append=self._projector.observe,
+            on_append=[self._projector.observe],
         )
         self.metrics.journal_seq.set_function(lambda: self.journal.last_seq)
         self.journal_open = threading.Event()
