@@ -30,6 +30,7 @@
     return node;
   };
   const clock = (ts) => new Date(ts * 1000).toLocaleTimeString();
+  const plural = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
   const phone = (chat) => (chat.endsWith("@s.whatsapp.net") ? "+" + chat.split("@")[0] : chat);
 
   function kindOf(record) {
@@ -169,7 +170,8 @@
       const minutes = Math.round(stats.windowSeconds / 60);
       $("stats-note").textContent =
         `Per minute, fallbacks and latencies over the last ${stats.windowSeconds < 90 ? `${Math.round(stats.windowSeconds)} s` : `${minutes} min`}` +
-        ` · ${stats.turnsTotal} turns and ${stats.fallbacksTotal} fallbacks since start · ${stats.phase}`;
+        ` · ${plural(stats.turnsTotal, "turn")} and ${plural(stats.fallbacksTotal, "fallback")} since start` +
+        ` · ${stats.phase}`;
       showProblems(stats.problems);
     } catch (error) {
       setConnection("down", "server unreachable");
@@ -246,7 +248,7 @@
     timeline.lastSeq = story.events.length ? story.events[story.events.length - 1].seq : 0;
     $("timeline-note").textContent = story.truncated
       ? `The newest ${story.events.length} of ${story.total} events.`
-      : `${story.total} events.`;
+      : `${plural(story.total, "event")}.`;
     // What the stream brought while the journal was read, past what the read found.
     const pending = timeline.pending;
     timeline.pending = null;
