@@ -37,8 +37,11 @@ from conserje.eventlog.restore import restore
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import write_snapshot
 from conserje.eventlog.snapshotter import Snapshotter
+from conserje.feed import LiveFeed
+from conserje.live_stats import LiveStats
 from conserje.metrics import Metrics
 from conserje.metrics_projector import MetricsProjector
+from conserje.recent_logs import RecentLogs
 from conserje.whapi.client import WhapiClient
 
 __all__ = ["Runtime"]
@@ -81,6 +84,9 @@ class Runtime:
             token_threshold=settings.thread_token_threshold,
             tool_names=[ESCALATE.name, *self.tools.names()],
         )
+        # The dashboard's: the journal's latest events, and the latest warnings and errors.
+        self.feed = LiveFeed()
+        self.recent_logs = RecentLogs()
         self.snapshotter = Snapshotter(settings.journal_dir, settings.snapshot_dir)
         self.journal = JsonlJournal(
             settings.journal_dir,
@@ -89,12 +95,13 @@ class Runtime:
             clock=self.clock.now,
             on_fatal=self._journal_failed,
             on_rotate=self.snapshotter.request,
-            on_append=self._projector.observe,
+            on_append=[self._projector.observe, self.feed.observe],
         )
         self.metrics.journal_seq.set_function(lambda: self.journal.last_seq)
         self.journal_open = threading.Event()
         self.seen = SeenIds()
         self.board = Board()
+        self.live_stats = LiveStats(self.metrics, self.board)
         self.whapi = WhapiClient(
             settings.whapi_api_url, settings.whapi_token, timeout=settings.whapi_timeout_ms / 1000
         )
@@ -161,6 +168,7 @@ class Runtime:
             self._projector.restored(restored.states.values())
             if restored.replayed >= self.settings.journal_snapshot_events:
                 self._snapshot(restored.states)
+            self.feed.start_at(self.journal.last_seq)
             self.journal.start()
             self.snapshotter.start()
         except JournalCorrupt as exc:

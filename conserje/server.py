@@ -11,13 +11,15 @@ from waitress.server import create_server
 
 from conserje.config import Settings
 from conserje.http.app import create_app
+from conserje.http.live import MAX_STREAMS
 from conserje.runtime import Runtime
 
 __all__ = ["serve"]
 
 log = logging.getLogger(__name__)
 
-_HTTP_THREADS = 8
+# Each dashboard stream holds a thread for its whole life: they get threads of their own.
+_HTTP_THREADS = 8 + MAX_STREAMS
 
 
 class _Stop(KeyboardInterrupt):
@@ -37,6 +39,7 @@ def serve(settings: Settings) -> int:
         signal.raise_signal(signal.SIGTERM)
 
     runtime = Runtime(settings, on_fatal=on_fatal)
+    logging.getLogger().addHandler(runtime.recent_logs)
     server = create_server(
         create_app(runtime),
         host=settings.host,
@@ -51,6 +54,9 @@ def serve(settings: Settings) -> int:
 
     def stop(signum: int, frame: types.FrameType | None) -> None:
         received.append(signal.Signals(signum).name)
+        # Waitress waits for its busy threads as it leaves run(): end the dashboard's
+        # streams first, or each would hold the stop up until it ends by itself.
+        runtime.feed.close()
         raise _Stop
 
     # Handlers first: a boot that fails at once signals the main thread right away.
@@ -68,4 +74,5 @@ def serve(settings: Settings) -> int:
             signal.signal(signum, handler)
         server.close()
         runtime.shutdown()
+        logging.getLogger().removeHandler(runtime.recent_logs)
     return 1 if fatal.is_set() or runtime.failure else 0

@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -98,9 +98,9 @@ class JsonlJournal:
         on_fatal: called once, from the writer thread, when a write or sync fails.
         on_rotate: called from the writer thread with the first seq of each new
             segment; every segment before it is closed for good.
-        on_append: called from the writer thread with each batch once it is durable
-            (after its appenders are answered); whatever it raises is logged, never
-            passed to the writer.
+        on_append: observers, each called from the writer thread with each batch once
+            it is durable (after its appenders are answered), in order; whatever one
+            raises is logged, never passed to the writer nor kept from the others.
     """
 
     def __init__(
@@ -112,7 +112,7 @@ class JsonlJournal:
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         on_fatal: Callable[[BaseException], None] | None = None,
         on_rotate: Callable[[int], None] | None = None,
-        on_append: Callable[[AppendedBatch], None] | None = None,
+        on_append: Iterable[Callable[[AppendedBatch], None]] = (),
     ) -> None:
         self.directory = directory
         self._clock = clock
@@ -120,7 +120,7 @@ class JsonlJournal:
         self._segment_bytes = segment_bytes
         self._on_fatal = on_fatal
         self._on_rotate = on_rotate
-        self._on_append = on_append
+        self._on_append = tuple(on_append)
         self._seq = 0
         self._h = GENESIS
         self._versions: dict[str, int] = {}
@@ -384,14 +384,19 @@ class JsonlJournal:
         self._versions.update(versions)
         for request, out in accepted:
             request.future.set_result(out)
-        if self._on_append is not None and accepted:
-            batch = AppendedBatch([e for _, out in accepted for e in out], seconds, synced)
+        if self._on_append and accepted:
+            self._tell_observers(
+                AppendedBatch([e for _, out in accepted for e in out], seconds, synced)
+            )
+
+    def _tell_observers(self, batch: AppendedBatch) -> None:
+        for observe in self._on_append:
             try:
-                self._on_append(batch)
+                observe(batch)
             except Exception:
-                # An observer (metrics) must never stop the writer: the batch is durable
-                # and its appenders answered whatever the observer does.
-                log.exception("journal %s: append observer failed", self.directory)
+                # An observer (metrics, the dashboard) must never stop the writer: the
+                # batch is durable and its appenders answered whatever an observer does.
+                log.exception("journal %s: append observer %r failed", self.directory, observe)
 
     def _fail(self, exc: OSError, batch: list[_Append]) -> None:
         self._failure = exc

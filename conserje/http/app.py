@@ -6,7 +6,10 @@ import falcon
 
 from conserje.http.admin import HealthResource, InfoResource, LocksResource, ReadyResource
 from conserje.http.chats import PauseResource, ResetResource, ResumeResource
+from conserje.http.dashboard_page import DashboardAsset, DashboardPage, DashboardStats
+from conserje.http.live import EventStreamResource
 from conserje.http.metrics import MetricsResource
+from conserje.http.timeline import TimelineResource
 from conserje.http.webhook import HookResource
 from conserje.runtime import Runtime
 
@@ -27,4 +30,10 @@ def create_app(runtime: Runtime) -> falcon.App:
     app.add_route("/chats/{chat}/pause", PauseResource(runtime))
     app.add_route("/chats/{chat}/resume", ResumeResource(runtime))
     app.add_route("/chats/{chat}/reset", ResetResource(runtime))
+    app.add_route("/chats/{chat}/timeline", TimelineResource(runtime))
+    app.add_route("/dashboard", DashboardPage(runtime))
+    app.add_route("/dashboard/events", EventStreamResource(runtime))
+    app.add_route("/dashboard/stats", DashboardStats(runtime))
+    for asset in ("dashboard.css", "dashboard.js"):
+        app.add_route(f"/dashboard/{asset}", DashboardAsset(asset))
     return app

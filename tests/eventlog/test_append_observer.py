@@ -24,7 +24,7 @@ def test_the_observer_gets_each_batch_as_written_once_it_is_on_disk(tmp_path):
         lines = segment.path.read_bytes().count(b"\n")
         seen.append(([(e.seq, e.text) for e in batch.events], lines, batch))
 
-    journal = JsonlJournal(directory, clock=lambda: 5.0, on_append=observe)
+    journal = JsonlJournal(directory, clock=lambda: 5.0, on_append=[observe])
     journal.start()
     journal.append([message("a"), message("b")])
     journal.append([message("c")])
@@ -40,7 +40,9 @@ def test_the_observer_gets_each_batch_as_written_once_it_is_on_disk(tmp_path):
 
 def test_without_fsync_there_is_no_sync_to_time(tmp_path):
     batches = []
-    journal = JsonlJournal(tmp_path / "j", clock=lambda: 5.0, fsync=False, on_append=batches.append)
+    journal = JsonlJournal(
+        tmp_path / "j", clock=lambda: 5.0, fsync=False, on_append=[batches.append]
+    )
     journal.start()
     journal.append([message("a")])
     journal.close()
@@ -50,11 +52,12 @@ def test_without_fsync_there_is_no_sync_to_time(tmp_path):
     assert batch.seconds >= 0
 
 
-def test_a_failing_observer_is_logged_and_the_journal_goes_on(tmp_path, caplog):
+def test_a_failing_observer_is_logged_and_the_journal_and_other_observers_go_on(tmp_path, caplog):
     def broken(batch):
         raise RuntimeError("observer bug")
 
-    journal = JsonlJournal(tmp_path / "j", clock=lambda: 5.0, on_append=broken)
+    batches = []
+    journal = JsonlJournal(tmp_path / "j", clock=lambda: 5.0, on_append=[broken, batches.append])
     journal.start()
     with caplog.at_level(logging.ERROR, logger="conserje.eventlog.jsonl"):
         first = journal.append([message("a")])
@@ -62,6 +65,8 @@ def test_a_failing_observer_is_logged_and_the_journal_goes_on(tmp_path, caplog):
     journal.close()
 
     assert [e.seq for e in first + second] == [1, 2]
+    assert [[e.text for e in batch.events] for batch in batches] == [["a"], ["b"]]
     assert journal.failure is None
-    assert "append observer failed" in caplog.text
+    assert "append observer" in caplog.text
+    assert "observer bug" in caplog.text
     assert [e.text for e in JsonlJournal(tmp_path / "j", clock=lambda: 0.0).replay()] == ["a", "b"]
