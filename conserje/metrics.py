@@ -18,7 +18,9 @@ __all__ = [
     "HIGH_TOKEN_CHATS_LIMIT",
     "MAILBOX_SAMPLE_SECONDS",
     "MESSAGE_KINDS",
+    "RECOVERY_OUTCOMES",
     "TOKEN_DIRECTIONS",
+    "TURN_OUTCOMES",
     "WEBHOOK_OUTCOMES",
     "Metrics",
 ]
@@ -36,6 +38,12 @@ WEBHOOK_OUTCOMES = (
     "unavailable",
 )
 """How ``POST /hook`` answered a delivery (see :class:`conserje.http.webhook.HookResource`)."""
+
+TURN_OUTCOMES = ("replied", "empty", "fallback", "failed", "paused")
+"""How a turn ended (``turn_finished``'s outcome, with ``fallback`` for an apology)."""
+
+RECOVERY_OUTCOMES = ("completed", "adopted", "cancelled", "failed", "gone", "rerun")
+"""What boot did with a run a crash interrupted (``run_recovered``'s outcome)."""
 
 TOKEN_DIRECTIONS = ("input", "output", "cached")
 """Token counts a run reports; ``cached`` is the part of ``input`` served from cache."""
@@ -243,6 +251,10 @@ class Metrics:
             self.webhooks.labels(outcome)
         for direction in TOKEN_DIRECTIONS:
             self.model_tokens.labels(direction)
+        for outcome in TURN_OUTCOMES:
+            self.turns.labels(outcome)
+        for outcome in RECOVERY_OUTCOMES:
+            self.orphaned_runs_recovered.labels(outcome)
 
     def exposition(self) -> bytes:
         """Render every metric in the Prometheus text format."""

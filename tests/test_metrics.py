@@ -27,7 +27,7 @@ from conserje.eventlog.events import (
 from conserje.eventlog.jsonl import AppendedBatch
 from conserje.eventlog.projection import ChatState
 from conserje.http.app import create_app
-from conserje.metrics import Metrics
+from conserje.metrics import MESSAGE_KINDS, RECOVERY_OUTCOMES, TURN_OUTCOMES, Metrics
 from conserje.metrics_projector import MetricsProjector
 from conserje.runtime import Runtime
 from conserje.testing import payloads
@@ -89,6 +89,20 @@ def test_every_metric_is_documented_and_named_by_convention(metrics):
     assert all(family.documentation for family in families.values())
     for name in SEED_NAMES:
         assert f"# TYPE {name} " in exposed
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "values"),
+    [
+        ("conserje_turns_total", "outcome", TURN_OUTCOMES),
+        ("conserje_orphaned_runs_recovered_total", "outcome", RECOVERY_OUTCOMES),
+        ("conserje_messages_received_total", "kind", MESSAGE_KINDS),
+    ],
+)
+def test_fixed_label_series_are_exported_at_zero_before_any_event(metrics, name, label, values):
+    # A rate() or an alert over a series that does not exist yet silently sees nothing.
+    for each in values:
+        assert metrics.registry.get_sample_value(name, {label: each}) == 0.0
 
 
 def test_each_instance_counts_in_its_own_registry(metrics):
