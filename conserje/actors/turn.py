@@ -35,6 +35,7 @@ from conserje.assistant.validation import ReplyCheck, Validator, first_correctio
 from conserje.errors import ContextTooLong, ModelError, WhapiError
 from conserje.eventlog.events import (
     Event,
+    MediaFailed,
     PresenceSubscribed,
     ReplyRejected,
     ReplySending,
@@ -50,9 +51,11 @@ from conserje.eventlog.events import (
     TurnStarted,
     Usage,
 )
-from conserje.eventlog.projection import ChatState, TurnInFlight
+from conserje.eventlog.projection import ChatState, TurnInFlight, guest_words
 from conserje.eventlog.protocol import Journal
 from conserje.logs import mask
+from conserje.media.attachments import attachments
+from conserje.media.ingest import MediaIngest, failure_note
 from conserje.whapi.client import WhapiClient
 
 __all__ = ["MAX_TOOL_ROUNDS", "TurnDeps", "TurnRunner", "tool_items"]
@@ -92,6 +95,7 @@ class TurnDeps:
             one, else a summary written by the model) or ``summary`` (always a summary,
             so the journal keeps a readable account of what the model remembers).
         validators: the business's reply validators, by name.
+        media: fetches and transcribes guests' media (``None``: media is only noted).
     """
 
     journal: Journal
@@ -109,6 +113,7 @@ class TurnDeps:
     summary_tokens: int = 5000
     compaction_method: str = "auto"
     validators: Sequence[tuple[str, Validator]] = ()
+    media: MediaIngest | None = None
 
 
 def tool_items(calls: Sequence[ToolCall], outputs: dict[str, str]) -> list[dict[str, Any]]:
@@ -175,6 +180,29 @@ class TurnRunner:
             return
         self._record(PresenceSubscribed(chat=self._state.chat))
 
+    def ingest_media(self) -> None:
+        """Fetch and prepare the media of waiting messages that have not been yet.
+
+        Runs before those messages may join a turn; each message's media is bounded by
+        ``MEDIA_TIMEOUT_MS``, and its outcome (a transcript, a stored file, or a note
+        saying what failed) is journaled.
+        """
+        for message in list(self._state.pending.values()):
+            media = message.media
+            if media is None or media.ready:
+                continue
+            if self._deps.media is None:
+                event: Event = MediaFailed(
+                    chat=message.chat,
+                    message_id=message.message_id,
+                    stage="download",
+                    error="media handling is not configured",
+                    note=failure_note(media, "download"),
+                )
+            else:
+                event = self._deps.media.ingest(message)
+            self._record(event)
+
     def held(self, status: str, until: float) -> None:
         """Journal that the guest's typing holds the waiting burst open."""
         self._record(TurnHeld(chat=self._state.chat, status=status, until=until))
@@ -222,7 +250,7 @@ class TurnRunner:
             return False
         check = ReplyCheck(
             reply=turn.reply,
-            guest_texts=[m.text for m in turn.messages],
+            guest_texts=[guest_words(m) for m in turn.messages],
             tool_outputs=[turn.outputs[c.call_id] for c in turn.calls if c.call_id in turn.outputs],
         )
         objection = first_correction(self._deps.validators, check)
@@ -313,8 +341,16 @@ class TurnRunner:
         state = self._state
         context = context_line(self._deps.clock.now(), self._deps.timezone, state.guest_name)
         quoted = next((m.quoted for m in reversed(turn.messages) if m.quoted), "")
-        texts = [m.text for m in turn.messages]
-        items = build_input(state.history, texts, context, quoted, state.compacted)
+        texts = [guest_words(m) for m in turn.messages]
+        store = self._deps.media.store if self._deps.media is not None else None
+        items = build_input(
+            state.history,
+            texts,
+            context,
+            quoted,
+            state.compacted,
+            attachments=attachments(turn.messages, store),
+        )
         items += tool_items(turn.calls, turn.outputs)
         if turn.correction:
             items.append({"role": "developer", "content": CORRECTION_PREFIX + turn.correction})
@@ -367,7 +403,7 @@ class TurnRunner:
         return run
 
     def _deliver(self, turn: TurnInFlight) -> None:
-        if not worth_sending(turn.reply, [m.text for m in turn.messages]):
+        if not worth_sending(turn.reply, [guest_words(m) for m in turn.messages]):
             self._finish(turn, "empty", "reply was empty or echoed the guest")
             return
         for index, chunk in enumerate(split_reply(turn.reply)):

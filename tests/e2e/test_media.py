@@ -1,0 +1,176 @@
+"""Voice notes and photos through the real server and the fakes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import random
+
+import pytest
+from PIL import Image
+
+from conserje.testing import payloads
+from conserje.testing._server import Fault, json_response
+from conserje.testing.samples import PHOTO_MIME, VOICE_MIME, photo_jpg, voice_ogg
+from tests.e2e.conftest import settle
+
+pytestmark = pytest.mark.e2e
+
+GUEST = "34633444777@s.whatsapp.net"
+SAID = "hola, ¿tenéis sitio para dos el viernes?"
+NOT_TRANSCRIBED = "the guest sent a voice note that could not be transcribed"
+
+
+def journal_text(server) -> str:
+    return "".join(p.read_text(encoding="utf-8") for p in sorted(server.journal_dir.iterdir()))
+
+
+def data_url_bytes(url: str) -> bytes:
+    head, _, encoded = url.partition(";base64,")
+    assert head.startswith("data:image/")
+    return base64.b64decode(encoded)
+
+
+def noisy_jpeg(side: int) -> bytes:
+    """A photo that JPEG cannot shrink much: random pixels."""
+    rng = random.Random(7)
+    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def test_a_voice_note_is_transcribed_and_answered_in_text(make_server, whapi_fake, openai_fake):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    with make_server() as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        (upload,) = openai_fake.audio.transcriptions()
+        assert upload.data == voice_ogg()
+        assert (upload.model, upload.filename) == ("gpt-transcribe", "voice.ogg")
+        (reply,) = whapi_fake.sent
+        assert reply.type == "text"
+        assert SAID in reply.body
+        (transcribed,) = server.events("media_transcribed")
+        assert transcribed["transcript"] == SAID
+        assert transcribed["size"] == len(voice_ogg())
+        assert [r.path for r in whapi_fake.requests("GET", "/media/")] == [f"/media/{media_id}"]
+        # The journal names the bytes, never holds them.
+        journal = journal_text(server)
+        assert base64.b64encode(voice_ogg()[:30]).decode()[:20] not in journal
+        assert "OggS" not in journal
+        stored = server.data_dir / "media" / transcribed["file"]
+        assert stored.read_bytes() == voice_ogg()
+
+
+def test_a_voice_note_is_fetched_from_its_link_when_whapi_does_not_serve_it(
+    make_server, whapi_fake, openai_fake
+):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    whapi_fake.inject(Fault("GET", "/media/", response=json_response(404, {}), times=5))
+    with make_server() as server:
+        link = whapi_fake.media_link(media_id)
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id, link=link))
+        settle(server, whapi_fake, turns=1)
+
+        (reply,) = whapi_fake.sent
+        assert SAID in reply.body
+        (fetched,) = whapi_fake.requests("GET", "/files/")
+        assert fetched.header("authorization") is None
+
+
+def test_a_failed_transcription_becomes_a_note_in_the_turn(make_server, whapi_fake, openai_fake):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.inject(
+        Fault("POST", "/v1/audio/transcriptions", response=json_response(500, {}), times=5)
+    )
+    with make_server() as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        (failed,) = server.events("media_failed")
+        assert (failed["stage"], failed["note"]) == ("transcription", NOT_TRANSCRIBED)
+        (created,) = openai_fake.created()
+        assert NOT_TRANSCRIBED in json.dumps(created["input"])
+        (reply,) = whapi_fake.sent
+        assert NOT_TRANSCRIBED in reply.body
+        (turn,) = server.events("turn_finished")
+        assert turn["outcome"] == "replied"
+        metrics = server.get("/metrics").text
+        assert 'conserje_media_transcriptions_total{outcome="failed"} 1.0' in metrics
+
+
+def test_a_transcription_that_hangs_is_given_up_within_the_media_timeout(
+    make_server, whapi_fake, openai_fake
+):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    openai_fake.inject(Fault("POST", "/v1/audio/transcriptions", delay=8.0))
+    with make_server(MEDIA_TIMEOUT_MS="1500") as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        (failed,) = server.events("media_failed")
+        assert (failed["stage"], failed["timed_out"]) == ("transcription", True)
+        assert failed["note"] == NOT_TRANSCRIBED
+        (received,) = server.events("message_received")
+        (started,) = server.events("turn_started")
+        # The turn waited for the transcription only as long as the bound allows.
+        assert started["ts"] - received["ts"] < 6.0
+        (reply,) = whapi_fake.sent
+        assert NOT_TRANSCRIBED in reply.body
+
+
+def test_a_photo_with_caption_reaches_the_model_as_an_input_image(
+    make_server, whapi_fake, openai_fake
+):
+    media_id = whapi_fake.host_media(photo_jpg(), PHOTO_MIME)
+    with make_server() as server:
+        whapi_fake.post_webhook(
+            payloads.image_message(GUEST, media_id, caption="El grifo del baño gotea")
+        )
+        settle(server, whapi_fake, turns=1)
+
+        (image,) = openai_fake.input_parts("input_image")
+        assert data_url_bytes(image["image_url"]) == photo_jpg()
+        (reply,) = whapi_fake.sent
+        assert "El grifo del baño gotea" in reply.body
+        (stored,) = server.events("media_stored")
+        assert (stored["size"], stored["downscaled"]) == (len(photo_jpg()), False)
+        assert "/9j/" not in journal_text(server)
+
+
+def test_an_oversize_photo_is_downscaled_before_the_model_sees_it(
+    make_server, whapi_fake, openai_fake
+):
+    big = noisy_jpeg(2600)
+    media_id = whapi_fake.host_media(big, PHOTO_MIME)
+    with make_server(MEDIA_IMAGE_MAX_BYTES="400000", THREAD_TOKEN_THRESHOLD="0") as server:
+        whapi_fake.post_webhook(payloads.image_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        assert len(big) > 400_000
+        (image,) = openai_fake.input_parts("input_image")
+        sent = data_url_bytes(image["image_url"])
+        assert len(sent) <= 400_000
+        assert max(Image.open(io.BytesIO(sent)).size) <= 2048
+        (stored,) = server.events("media_stored")
+        assert stored["downscaled"] is True
+
+
+def test_a_file_that_is_not_an_image_is_refused_with_a_note(make_server, whapi_fake, openai_fake):
+    media_id = whapi_fake.host_media(b"\x00not an image at all" * 50, PHOTO_MIME)
+    with make_server() as server:
+        whapi_fake.post_webhook(payloads.image_message(GUEST, media_id, caption="mi DNI"))
+        settle(server, whapi_fake, turns=1)
+
+        assert openai_fake.input_parts("input_image") == []
+        (failed,) = server.events("media_failed")
+        assert failed["note"] == "the guest sent a photo that could not be opened"
+        (reply,) = whapi_fake.sent
+        assert "could not be opened" in reply.body
+        assert "mi DNI" in reply.body
