@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 import random
@@ -174,3 +175,52 @@ def test_a_file_that_is_not_an_image_is_refused_with_a_note(make_server, whapi_f
         (reply,) = whapi_fake.sent
         assert "could not be opened" in reply.body
         assert "mi DNI" in reply.body
+
+
+def raw_get(server, path: str) -> tuple[int, dict[str, str], bytes]:
+    """GET ``path`` exactly as written: no client-side normalising of dots or escapes."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_audio_serves_spoken_replies_and_nothing_else(make_server, tmp_path):
+    server = make_server()
+    audio = server.data_dir / "audio"
+    audio.mkdir(parents=True)
+    (audio / "voice_1733400000000_1.ogg").write_bytes(voice_ogg())
+    (audio / "voice_1733400000000_2.mp3").write_bytes(b"ID3 mp3 bytes")
+    (server.data_dir / "secret.ogg").write_bytes(b"not for you")
+    with server:
+        status, headers, body = raw_get(server, "/audio/voice_1733400000000_1.ogg")
+        assert (status, headers["content-type"], body) == (200, "audio/ogg", voice_ogg())
+        assert headers["cache-control"] == "no-cache, no-store, must-revalidate"
+        status, headers, _ = raw_get(server, "/audio/voice_1733400000000_2.mp3")
+        assert (status, headers["content-type"]) == (200, "audio/mpeg")
+
+        assert raw_get(server, "/audio/voice_1733400000000_9.ogg")[0] == 404
+        for bad in (
+            "/audio/../secret.ogg",
+            "/audio/..%2Fsecret.ogg",
+            "/audio/..%2fsecret.ogg",
+            "/audio/%2E%2E%2Fsecret.ogg",
+            "/audio/voice_1_1.ogg%2F..%2F..%2Fsecret.ogg",
+            "/audio/%2Fetc%2Fpasswd",
+            "/audio//etc/passwd",
+            "/audio/" + str(server.data_dir / "secret.ogg"),
+            "/audio/voice_1_1.ogg/../../secret.ogg",
+            "/audio/voice_" + "1" * 300 + "_1.ogg",
+            "/audio/voice_1_1.wav",
+            "/audio/voice_1_1.ogg.bak",
+            "/audio/voice_a_1.ogg",
+            "/audio/.voice_1_1.ogg",
+            "/audio/secret.ogg",
+        ):
+            status, _, body = raw_get(server, bad)
+            assert status == 400, bad
+            assert b"not for you" not in body
