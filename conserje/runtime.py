@@ -40,6 +40,7 @@ from conserje.eventlog.snapshotter import Snapshotter
 from conserje.feed import LiveFeed
 from conserje.live_stats import LiveStats
 from conserje.media.ingest import MediaIngest
+from conserje.media.speech import VoiceReplies
 from conserje.media.store import MediaStore
 from conserje.metrics import Metrics
 from conserje.metrics_projector import MetricsProjector
@@ -155,6 +156,15 @@ class Runtime:
             compaction_method=settings.compaction_method,
             validators=validators,
             media=media,
+            voice=VoiceReplies(
+                client,
+                self.media_store,
+                model=settings.openai_tts_model,
+                voice=settings.openai_tts_voice,
+                timeout=settings.media_timeout_ms / 1000,
+            )
+            if settings.voice_replies
+            else None,
         )
         policy = BufferPolicy(
             window=settings.buffer_window_ms / 1000,

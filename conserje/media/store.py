@@ -93,6 +93,14 @@ class MediaStore:
             return None
         return path
 
+    def read_audio(self, name: str) -> bytes | None:
+        """Return a spoken reply's bytes, or ``None`` when the name is bad or the file gone."""
+        path = self.audio_path(name)
+        try:
+            return path.read_bytes() if path is not None else None
+        except OSError:
+            return None
+
     def sweep(self, now: float | None = None) -> int:
         """Delete stored files older than the retention; return how many were deleted."""
         cutoff = (time.time() if now is None else now) - self._retention

@@ -11,6 +11,7 @@ import random
 import pytest
 from PIL import Image
 
+from conserje.media.ogg import opus_seconds
 from conserje.testing import payloads
 from conserje.testing._server import Fault, json_response
 from conserje.testing.samples import PHOTO_MIME, VOICE_MIME, photo_jpg, voice_ogg
@@ -224,3 +225,85 @@ def test_audio_serves_spoken_replies_and_nothing_else(make_server, tmp_path):
             status, _, body = raw_get(server, bad)
             assert status == 400, bad
             assert b"not for you" not in body
+
+
+VOICE_ON = {"VOICE_REPLIES": "true"}
+
+
+def test_a_voice_note_is_answered_with_a_voice_note(make_server, whapi_fake, openai_fake):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    with make_server(**VOICE_ON) as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        (note,) = whapi_fake.sent
+        assert note.type == "voice"
+        assert opus_seconds(note.media) is not None
+        (speech,) = openai_fake.audio.speeches()
+        assert SAID in speech.input
+        assert (speech.model, speech.voice, speech.response_format) == (
+            "gpt-4o-mini-tts",
+            "marin",
+            "opus",
+        )
+        (sent,) = server.events("reply_sent")
+        assert sent["audio"]
+        status, headers, body = raw_get(server, f"/audio/{sent['audio']}")
+        assert (status, headers["content-type"], body) == (200, "audio/ogg", note.media)
+        # "recording..." shows before the note arrives.
+        calls = [
+            (r.method, r.path, (r.json() or {}).get("presence"))
+            for r in whapi_fake.requests()
+            if r.path.startswith(("/presences/", "/messages/voice"))
+        ]
+        recording = calls.index(("PUT", f"/presences/{GUEST}", "recording"))
+        assert recording < calls.index(("POST", "/messages/voice", None))
+        assert 'conserje_voice_replies_total{outcome="sent"} 1.0' in server.get("/metrics").text
+
+
+def test_a_reply_with_a_price_goes_as_text_even_to_a_voice_note(
+    make_server, whapi_fake, openai_fake
+):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), "¿cuánto cuesta la doble?")
+    openai_fake.reply = lambda body: "La doble cuesta 95 € la noche."
+    with make_server(**VOICE_ON) as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        assert [(m.type, m.body) for m in whapi_fake.sent] == [
+            ("text", "La doble cuesta 95 € la noche.")
+        ]
+        assert openai_fake.audio.speeches() == []
+        (fallback,) = server.events("voice_fallback")
+        assert fallback["reason"] == "withheld"
+
+
+@pytest.mark.parametrize("failure", ["speech_error", "not_ogg", "whapi_refuses"])
+def test_when_speech_fails_the_reply_goes_as_text_once(
+    make_server, whapi_fake, openai_fake, failure
+):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    if failure == "speech_error":
+        openai_fake.inject(Fault("POST", "/v1/audio/speech", response=json_response(500, {})))
+    elif failure == "not_ogg":
+        openai_fake.audio.speech_bytes = lambda speech: b"ID3\x04" + b"\xff\xfb" * 200
+    else:
+        refusal = json_response(415, {"error": {"code": 415, "message": "Unsupported media"}})
+        whapi_fake.inject(Fault("POST", "/messages/voice", response=refusal))
+    with make_server(**VOICE_ON) as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        (reply,) = whapi_fake.sent
+        assert reply.type == "text"
+        assert SAID in reply.body
+        (fallback,) = server.events("voice_fallback")
+        assert fallback["reason"] == "failed"
+        (turn,) = server.events("turn_finished")
+        assert turn["outcome"] == "replied"
+        metrics = server.get("/metrics").text
+        assert 'conserje_voice_replies_total{outcome="failed"} 1.0' in metrics
+        assert 'conserje_voice_replies_total{outcome="sent"} 0.0' in metrics
