@@ -22,8 +22,8 @@ SPEAKABLE_CHARS = 1000
 """Longest reply spoken; a longer one reads better than it listens."""
 
 _MUST_BE_READ = (
-    ("a link", re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|es|net|org|io|co|me|app|ly)\b", re.I)),
     ("an email address", re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+")),
+    ("a link", re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|es|net|org|io|co|me|app|ly)\b", re.I)),
     (
         "a price",
         re.compile(
