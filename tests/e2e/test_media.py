@@ -307,3 +307,36 @@ def test_when_speech_fails_the_reply_goes_as_text_once(
         metrics = server.get("/metrics").text
         assert 'conserje_voice_replies_total{outcome="failed"} 1.0' in metrics
         assert 'conserje_voice_replies_total{outcome="sent"} 0.0' in metrics
+
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def test_a_pdf_reaches_the_model_as_an_input_file(make_server, whapi_fake, openai_fake):
+    media_id = whapi_fake.host_media(PDF, "application/pdf")
+    with make_server() as server:
+        whapi_fake.post_webhook(
+            payloads.document_message(GUEST, media_id, file_name="factura.pdf", caption="pago")
+        )
+        settle(server, whapi_fake, turns=1)
+
+        (part,) = openai_fake.input_parts("input_file")
+        assert part["filename"] == "factura.pdf"
+        head, _, encoded = part["file_data"].partition(";base64,")
+        assert (head, base64.b64decode(encoded)) == ("data:application/pdf", PDF)
+        (reply,) = whapi_fake.sent
+        assert "(document factura.pdf) pago" in reply.body
+
+
+def test_without_file_input_a_pdf_is_acknowledged_with_a_note(make_server, whapi_fake, openai_fake):
+    media_id = whapi_fake.host_media(PDF, "application/pdf")
+    with make_server(OPENAI_FILE_INPUT="false") as server:
+        whapi_fake.post_webhook(payloads.document_message(GUEST, media_id, file_name="f.pdf"))
+        settle(server, whapi_fake, turns=1)
+
+        assert openai_fake.input_parts("input_file") == []
+        assert whapi_fake.requests("GET", "/media/") == []
+        (failed,) = server.events("media_failed")
+        assert failed["note"] == "the guest sent a document that cannot be read here (f.pdf)"
+        (reply,) = whapi_fake.sent
+        assert "cannot be read here" in reply.body
