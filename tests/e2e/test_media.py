@@ -15,6 +15,7 @@ from conserje.media.ogg import opus_seconds
 from conserje.testing import payloads
 from conserje.testing._server import Fault, json_response
 from conserje.testing.samples import PHOTO_MIME, VOICE_MIME, photo_jpg, voice_ogg
+from conserje.testing.wait import wait_for
 from tests.e2e.conftest import settle
 
 pytestmark = pytest.mark.e2e
@@ -340,3 +341,26 @@ def test_without_file_input_a_pdf_is_acknowledged_with_a_note(make_server, whapi
         assert failed["note"] == "the guest sent a document that cannot be read here (f.pdf)"
         (reply,) = whapi_fake.sent
         assert "cannot be read here" in reply.body
+
+
+def test_a_crash_while_transcribing_loses_nothing(make_server, whapi_fake, openai_fake):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    openai_fake.inject(Fault("POST", "/v1/audio/transcriptions", delay=10.0))
+    server = make_server().start()
+    whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+    wait_for(
+        lambda: openai_fake.requests("POST", "/v1/audio/transcriptions"),
+        timeout=20,
+        what="a transcription in flight",
+    )
+    server.kill()
+    assert server.events("media_transcribed") == []
+
+    with server.restart():
+        settle(server, whapi_fake, turns=1)
+
+        (transcribed,) = server.events("media_transcribed")
+        assert transcribed["transcript"] == SAID
+        (reply,) = whapi_fake.sent
+        assert SAID in reply.body
