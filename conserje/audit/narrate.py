@@ -66,8 +66,9 @@ def _turn_finished(event: ev.TurnFinished) -> tuple[str, str]:
 _STORIES: dict[type, Story] = {
     ev.MessageReceived: lambda e: (
         "guest",
-        (f"sent a {e.media.kind} ({e.media.mime or 'unknown type'}) " if e.media else "")
-        + quoted(e.text)
+        (f"sent a {e.media.kind} ({e.media.mime or 'unknown type'})" if e.media else "")
+        + (" " if e.media and e.text else "")
+        + (quoted(e.text) if e.text or not e.media else "")
         + (f" (from {e.sender})" if e.sender else "")
         + (f" replying to {quoted(e.quoted)}" if e.quoted else ""),
     ),

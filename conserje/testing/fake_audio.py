@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from conserje.media.ogg import opus_seconds
 from conserje.testing._server import FakeRequest, FakeResponse, json_response
 from conserje.testing.samples import opus_silence
 
@@ -57,6 +58,9 @@ class FakeAudio:
     Attributes:
         speech_bytes: decides the audio returned for a speech request (default: Ogg/Opus
             silence about as long as the text); replace it to return a wrong container.
+        default_transcript: when set, the transcript of any real Ogg/Opus upload with no
+            transcript of its own (a demo's recordings); ``None`` (the default) makes
+            unknown bytes a 400, so a test proves which bytes were uploaded.
     """
 
     def __init__(self) -> None:
@@ -65,6 +69,7 @@ class FakeAudio:
         self._transcriptions: list[Transcription] = []
         self._speeches: list[Speech] = []
         self.speech_bytes: Callable[[Speech], bytes] = _silence
+        self.default_transcript: str | None = None
 
     def add_transcript(self, audio: bytes, text: str) -> None:
         """Make an upload of exactly ``audio`` transcribe to ``text``."""
@@ -109,6 +114,8 @@ class FakeAudio:
                 Transcription(model, upload.filename, upload.content_type, upload.data)
             )
             text = self._transcripts.get(hashlib.sha256(upload.data).hexdigest())
+        if text is None and opus_seconds(upload.data) is not None:
+            text = self.default_transcript
         if text is None:
             return _error(400, "Audio file might be corrupted or unsupported", "file")
         return json_response(200, {"text": text, "usage": {"type": "duration", "seconds": 1}})

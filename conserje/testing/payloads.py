@@ -248,12 +248,17 @@ def image_message(
         "width": width,
         "height": height,
     }
-    if caption is not None:
-        content["caption"] = caption
     if link is not None:
         content["link"] = link
-    item = message(chat_id, "image", content, message_id=message_id, name=name, timestamp=timestamp)
-    return envelope("messages", [item], "messages")
+    return _inbound_media(
+        chat_id,
+        "image",
+        content,
+        caption=caption,
+        message_id=message_id,
+        name=name,
+        timestamp=timestamp,
+    )
 
 
 def document_message(
@@ -288,11 +293,31 @@ def document_message(
         "file_name": file_name,
         "filename": file_name,
     }
+    return _inbound_media(
+        chat_id,
+        "document",
+        content,
+        caption=caption,
+        message_id=message_id,
+        name=name,
+        timestamp=timestamp,
+    )
+
+
+def _inbound_media(
+    chat_id: str,
+    kind: str,
+    content: dict[str, Any],
+    *,
+    caption: str | None,
+    message_id: str | None,
+    name: str,
+    timestamp: int | None,
+) -> dict[str, Any]:
+    """Wrap one inbound media message (with its caption, if any) in a webhook envelope."""
     if caption is not None:
         content["caption"] = caption
-    item = message(
-        chat_id, "document", content, message_id=message_id, name=name, timestamp=timestamp
-    )
+    item = message(chat_id, kind, content, message_id=message_id, name=name, timestamp=timestamp)
     return envelope("messages", [item], "messages")
 
 

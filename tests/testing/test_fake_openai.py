@@ -16,7 +16,7 @@ from conserje.media.ogg import opus_seconds
 from conserje.testing._server import Fault, json_response
 from conserje.testing.fake_openai import FakeOpenAI, last_user_text
 from conserje.testing.fake_tool_calls import tool_outputs
-from conserje.testing.samples import voice_ogg
+from conserje.testing.samples import opus_silence, voice_ogg
 
 NOW = 1_795_319_025
 
@@ -618,3 +618,20 @@ def test_input_parts_reads_back_the_images_sent(fake: FakeOpenAI, client: OpenAI
 
     assert fake.input_parts("input_image") == [image]
     assert fake.input_parts("input_file") == []
+
+
+def test_a_default_transcript_covers_any_real_voice_note_but_not_junk(
+    fake: FakeOpenAI, client: OpenAI
+):
+    fake.audio.default_transcript = "quisiera reservar"
+    strict = client.with_options(max_retries=0)
+
+    result = strict.audio.transcriptions.create(
+        model="gpt-transcribe", file=("voice.ogg", opus_silence(2.0), "audio/ogg")
+    )
+    with pytest.raises(openai.BadRequestError):
+        strict.audio.transcriptions.create(
+            model="gpt-transcribe", file=("voice.ogg", b"junk", "audio/ogg")
+        )
+
+    assert result.text == "quisiera reservar"
