@@ -70,7 +70,8 @@ def guest_words(message: MessageReceived) -> str:
         return message.text
     caption = f" {message.text}" if message.text else ""
     if not media.ready:
-        return f"(the guest sent a {media.kind} that was not processed){caption}"
+        article = "an" if media.kind[:1] in "aeiou" else "a"
+        return f"(the guest sent {article} {media.kind} that was not processed){caption}"
     if media.note:
         return f"({media.note}){caption}"
     if media.kind in ("voice", "audio"):
