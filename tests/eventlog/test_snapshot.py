@@ -295,4 +295,5 @@ def test_a_transcribed_voice_note_and_an_unsent_voice_reply_survive_a_snapshot(t
     (message,) = state.turn.messages
     assert guest_words(message) == "(voice note) ¿hay sitio?"
     assert state.turn.audio == {0: "voice_1_1.ogg"}
-    assert guest_words(state.pending["p1"]) == "(the guest sent an image that was not processed) grifo"
+    unprocessed = "(the guest sent an image that was not processed) grifo"
+    assert guest_words(state.pending["p1"]) == unprocessed
