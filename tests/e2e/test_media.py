@@ -364,3 +364,27 @@ def test_a_crash_while_transcribing_loses_nothing(make_server, whapi_fake, opena
         assert transcribed["transcript"] == SAID
         (reply,) = whapi_fake.sent
         assert SAID in reply.body
+
+
+def test_a_crash_while_a_voice_note_is_sent_never_sends_it_twice(
+    make_server, whapi_fake, openai_fake
+):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    whapi_fake.inject(Fault("POST", "/messages/voice", delay=3.0))
+    server = make_server(**VOICE_ON).start()
+    whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+    wait_for(
+        lambda: whapi_fake.requests("POST", "/messages/voice"), timeout=20, what="a voice send"
+    )
+    server.kill()
+    wait_for(lambda: whapi_fake.sent, timeout=10, what="the interrupted send landing at Whapi")
+
+    with server.restart():
+        settle(server, whapi_fake, turns=1)
+
+        (note,) = whapi_fake.sent
+        assert note.type == "voice"
+        (sent,) = server.events("reply_sent")
+        assert sent["reconciled"] is True
+        assert sent["audio"]
