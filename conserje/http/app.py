@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 
 from conserje.http.admin import HealthResource, InfoResource, LocksResource, ReadyResource
+from conserje.http.audio import AudioResource
 from conserje.http.chats import PauseResource, ResetResource, ResumeResource
 from conserje.http.dashboard_page import DashboardAsset, DashboardPage, DashboardStats
 from conserje.http.live import EventStreamResource
@@ -34,6 +35,9 @@ def create_app(runtime: Runtime) -> falcon.App:
     app.add_route("/dashboard", DashboardPage(runtime))
     app.add_route("/dashboard/events", EventStreamResource(runtime))
     app.add_route("/dashboard/stats", DashboardStats(runtime))
+    # The path converter takes the rest of the path, so a name with slashes (or ``..``)
+    # reaches the resource and is refused with 400 rather than falling through to 404.
+    app.add_route("/audio/{filename:path}", AudioResource(runtime))
     for asset in ("dashboard.css", "dashboard.js"):
         app.add_route(f"/dashboard/{asset}", DashboardAsset(asset))
     return app
