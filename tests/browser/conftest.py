@@ -44,3 +44,7 @@ def screenshot_dir(tmp_path) -> Path:
     """Where the README's screenshot goes: ``CONSERJE_SCREENSHOT_DIR`` (e.g. ``docs``), else tmp."""
     chosen = os.environ.get("CONSERJE_SCREENSHOT_DIR")
     return Path(chosen) if chosen else tmp_path
+
+
+# ``conserje demo`` as a process, for the chat simulator.
+from tests.demo.conftest import start_demo  # noqa: E402, F401
