@@ -41,6 +41,7 @@ def test_a_guest_chats_gets_chunks_a_tool_call_and_a_hand_off_beside_the_journal
     page.locator("#send").click()
     expect(journal.locator('[data-type="tool_called"]')).to_contain_text("check_availability")
     expect(messages).to_contain_text("Garden House (sleeps 6): 380 € for 2 nights")
+    expect(replies.last).to_contain_text("Shall I ask the team to book one for you?")
 
     page.locator("#text").fill("Can I talk to a person?")
     page.locator("#text").press("Enter")
@@ -60,6 +61,8 @@ def test_a_guest_chats_gets_chunks_a_tool_call_and_a_hand_off_beside_the_journal
         if m["from"] == "guest"
     ]
     assert guest_types == ["text", "text", "text", "voice", "image"]
+    # The stream ends every 30 s and the page reconnects; the picture shows it live.
+    expect(page.locator("#connection")).to_have_text("live")
     page.screenshot(path=screenshot_dir / "simulator.png")
 
     page.locator("#resume").click()
