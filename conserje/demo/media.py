@@ -57,7 +57,7 @@ def media_webhook(whapi: FakeWhapi, kind: str, chat: str, name: str) -> dict[str
     size = len(data) if data is not None else 0
     if kind == "voice":
         return payloads.voice_message(
-            chat, media_id, seconds=3, mime_type=content_type, file_size=size, name=name
+            chat, media_id, seconds=1, mime_type=content_type, file_size=size, name=name
         )
     return payloads.image_message(
         chat, media_id, caption=caption, mime_type=content_type, name=name

@@ -69,5 +69,9 @@ def test_a_guest_chats_gets_chunks_a_tool_call_and_a_hand_off_beside_the_journal
     expect(page.locator("#handoff")).to_be_hidden()
     expect(journal.locator('[data-type="handoff_ended"]')).to_have_count(1)
 
+    # On a phone the chat and the journal stack, with nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
     assert troubles.seen == []
     page.close()
