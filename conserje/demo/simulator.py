@@ -81,16 +81,7 @@ class SendResource:
                 title="Bad kind", description="kind must be text, voice or image"
             )
         message = payload["messages"][0]
-        self._guests.add(
-            GuestMessage(
-                id=message["id"],
-                chat=chat,
-                mine=True,
-                type=message["type"],
-                text=text if kind == "text" else message[kind].get("caption", ""),
-                at=time.time(),
-            )
-        )
+        sent_at = time.time()
         try:
             status = self._whapi.post_webhook(payload)
         except httpx2.TransportError as exc:
@@ -101,6 +92,17 @@ class SendResource:
             raise falcon.HTTPBadGateway(
                 title="The webhook was refused", description=f"/hook answered {status}"
             )
+        # Only what the server accepted shows on the guest's phone as sent.
+        self._guests.add(
+            GuestMessage(
+                id=message["id"],
+                chat=chat,
+                mine=True,
+                type=message["type"],
+                text=text if kind == "text" else message[kind].get("caption", ""),
+                at=sent_at,
+            )
+        )
         resp.media = {"id": message["id"], "chat": chat, "webhookStatus": status}
 
 
