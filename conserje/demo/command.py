@@ -73,7 +73,6 @@ def run_demo(port: int, data_dir: Path | None) -> int:
                     "STAFF_CHAT_ID": STAFF_CHAT,
                     # Short enough that a visitor does not wait, long enough to show it.
                     "BUFFER_WINDOW_MS": "1500",
-                    "TOOL_INTERIM_AFTER_MS": "5000",
                     "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
                 }
             )
@@ -85,8 +84,10 @@ def run_demo(port: int, data_dir: Path | None) -> int:
 
         def announce() -> None:
             print(f"Conserje demo: open http://{HOST}:{port}/dashboard/simulator", flush=True)
-            where = "a temporary directory, deleted" if temporary else directory
-            print(f"(journal in {where} when you stop it with Ctrl-C)", flush=True)
+            if temporary:
+                print("(the journal is in a temporary directory, deleted at Ctrl-C)", flush=True)
+            else:
+                print(f"(the journal is kept in {directory}; Ctrl-C stops)", flush=True)
 
         try:
             return serve(settings, extra_routes=demo_routes(whapi, None), on_listening=announce)

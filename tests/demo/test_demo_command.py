@@ -29,6 +29,9 @@ def test_the_demo_prints_one_loopback_url_and_answers_a_guest_through_the_fakes(
     demo = start_demo("--data-dir", str(tmp_path / "kept"))
     url = demo.url()
     assert url == f"http://127.0.0.1:{demo.port}/dashboard/simulator"
+    assert (
+        demo.stdout.splitlines()[1] == f"(the journal is kept in {tmp_path / 'kept'}; Ctrl-C stops)"
+    )
     page = demo.http.get("/dashboard/simulator")
     assert page.status_code == 200
     assert "chat simulator" in page.text
@@ -68,8 +71,9 @@ def test_ctrl_c_stops_everything_and_removes_the_temporary_data_dir(start_demo, 
     tmpdir.mkdir()
     demo = start_demo(tmpdir=tmpdir)
     demo.url()
-    (line,) = [line for line in demo.stdout.splitlines() if "journal in" in line]
-    assert "temporary directory" in line
+    assert demo.stdout.splitlines()[1] == (
+        "(the journal is in a temporary directory, deleted at Ctrl-C)"
+    )
     (data_dir,) = tmpdir.glob("conserje-demo-*")
     assert (data_dir / "journal").is_dir()
     # The fakes are threads of this one process: its exit ends them too.
