@@ -49,9 +49,16 @@ def run_demo(port: int, data_dir: Path | None) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_logging(os.environ.get("LOG_LEVEL", "WARNING"))
     temporary = data_dir is None
     directory = Path(tempfile.mkdtemp(prefix="conserje-demo-")) if data_dir is None else data_dir
+    try:
+        return _run(port, directory, temporary)
+    finally:
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run(port: int, directory: Path, temporary: bool) -> int:
     brain = DemoBrain()
     token = secrets.token_hex(16)
     # The fakes first: the server's settings name their ports.
@@ -80,6 +87,7 @@ def run_demo(port: int, data_dir: Path | None) -> int:
             for problem in exc.problems:
                 print(f"conserje demo: {problem}", file=sys.stderr)
             return 2
+        configure_logging(settings.log_level)
         from conserje.server import serve  # noqa: PLC0415 - as `conserje serve` does
 
         def announce() -> None:
@@ -89,11 +97,7 @@ def run_demo(port: int, data_dir: Path | None) -> int:
             else:
                 print(f"(the journal is kept in {directory}; Ctrl-C stops)", flush=True)
 
-        try:
-            return serve(settings, extra_routes=demo_routes(whapi, None), on_listening=announce)
-        finally:
-            if temporary:
-                shutil.rmtree(directory, ignore_errors=True)
+        return serve(settings, extra_routes=demo_routes(whapi, None), on_listening=announce)
 
 
 def _port_free(port: int) -> bool:

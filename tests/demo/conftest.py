@@ -68,23 +68,28 @@ class DemoProcess:
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=timeout)
 
-    def kill(self) -> None:
+    def stop(self) -> None:
+        """Ctrl-C if still running (SIGKILL if that does not end it)."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+            try:
+                self.interrupt()
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
         self.http.close()
 
 
 @pytest.fixture
 def start_demo(tmp_path):
-    """Start ``conserje demo`` on a free port; stopped (killed if need be) after the test."""
+    """Start ``conserje demo`` on a free port; stopped with Ctrl-C after the test."""
     started: list[DemoProcess] = []
 
     def start(*args: str, port: int | None = None, tmpdir: Path | None = None) -> DemoProcess:
-        demo = DemoProcess(port or free_port(), tmp_path, *args, tmpdir=tmpdir)
+        # Its temporary data dir goes under the test's, whatever becomes of the process.
+        demo = DemoProcess(port or free_port(), tmp_path, *args, tmpdir=tmpdir or tmp_path)
         started.append(demo)
         return demo
 
     yield start
     for demo in started:
-        demo.kill()
+        demo.stop()
