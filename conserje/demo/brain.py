@@ -35,6 +35,8 @@ _GREETING = re.compile(
     r"^\W*(hi|hello|hey|good (morning|afternoon|evening)|hola|buenas|buenos d[ií]as)\b",
     re.IGNORECASE,
 )
+_YES = re.compile(r"^\W*(yes|yeah|sure|ok|okay|please|s[ií]|vale)\b", re.IGNORECASE)
+_OFFER_TO_BOOK = "Shall I ask the team to book one for you?"
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _TODAY = re.compile(r"Now it is \w+ (\d{4}-\d{2}-\d{2})")
 _GUESTS = re.compile(r"\b(\d{1,2})\s*(people|persons|guests|adults|of us|personas)\b", re.I)
@@ -72,16 +74,10 @@ class DemoBrain:
         text = last_user_text(input_)
         offered = _offered(body)
         if _HUMAN.search(text) and ESCALATE_TOOL in offered:
-            return [
-                (
-                    ESCALATE_TOOL,
-                    {
-                        "reason": "The guest asked to talk to a person.",
-                        "summary": f'The guest wrote: "{_clip(text)}"',
-                        "urgency": "normal",
-                    },
-                )
-            ]
+            return [_escalate("The guest asked to talk to a person.", text)]
+        # "Yes" to the offer that ends an availability answer: booking is for a person.
+        if _YES.search(text) and _OFFER_TO_BOOK in _last_reply(input_) and ESCALATE_TOOL in offered:
+            return [_escalate("The guest wants to book an apartment.", text)]
         if _AVAILABILITY.search(text) and AVAILABILITY_TOOL in offered:
             check_in, check_out = _stay(text, _today(input_))
             return [
@@ -130,6 +126,22 @@ class DemoBrain:
                 _DISCLAIMER,
             ]
         )
+
+
+def _escalate(reason: str, text: str) -> tuple[str, dict[str, Any]]:
+    return (
+        ESCALATE_TOOL,
+        {"reason": reason, "summary": f'The guest wrote: "{_clip(text)}"', "urgency": "normal"},
+    )
+
+
+def _last_reply(input_: Any) -> str:
+    """Return the assistant's last message in the history, or ``""``."""
+    for item in reversed(input_ if isinstance(input_, list) else []):
+        if isinstance(item, dict) and item.get("role") == "assistant":
+            content = item.get("content")
+            return content if isinstance(content, str) else ""
+    return ""
 
 
 def _offered(body: dict[str, Any]) -> set[str]:
@@ -237,6 +249,6 @@ def _availability(result: dict[str, Any]) -> str:
         [
             f"I checked the calendar {stay} for {result.get('guests')} guests. Free:",
             "\n".join(lines),
-            "Shall I ask the team to book one for you?",
+            _OFFER_TO_BOOK,
         ]
     )

@@ -10,6 +10,7 @@ import pytest
 
 from conserje.assistant.context import build_input, context_line
 from conserje.demo.brain import AVAILABILITY_TOOL, ESCALATE_TOOL, DemoBrain
+from conserje.eventlog.projection import HistoryItem
 from conserje.testing.fake_openai import FakeOpenAI
 
 NOW = dt.datetime(2027, 3, 1, 10, 0, tzinfo=dt.UTC).timestamp()
@@ -86,6 +87,21 @@ def test_asking_for_a_person_escalates_with_the_guests_words():
     assert args["urgency"] == "normal"
     handed = answered(request("Can I talk to a person please?"), ESCALATE_TOOL, {"ok": True})
     assert "a person from the team" in brain.reply(handed)
+
+
+def test_yes_to_the_offer_to_book_hands_the_chat_to_a_person():
+    offer = "I checked the calendar...\n\nShall I ask the team to book one for you?"
+    history = [
+        HistoryItem("user", "free 2027-03-10 to 2027-03-12?"),
+        HistoryItem("assistant", offer),
+    ]
+    items = build_input(history, ["Yes please"], context_line(NOW, "UTC", "Ana"))
+    body = {"model": "m", "input": items, "tools": TOOLS}
+    ((name, args),) = brain.tool_calls(body)
+    assert name == ESCALATE_TOOL
+    assert args["reason"] == "The guest wants to book an apartment."
+    # Without that offer just before, "yes" is not a request for anything.
+    assert brain.tool_calls(request("Yes please")) == []
 
 
 def test_people_in_a_party_are_guests_not_a_request_for_a_person():
