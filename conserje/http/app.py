@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import falcon
 
 from conserje.http.admin import HealthResource, InfoResource, LocksResource, ReadyResource
@@ -17,8 +19,8 @@ from conserje.runtime import Runtime
 __all__ = ["create_app"]
 
 
-def create_app(runtime: Runtime) -> falcon.App:
-    """Build the WSGI app for ``runtime``."""
+def create_app(runtime: Runtime, extra_routes: Iterable[tuple[str, object]] = ()) -> falcon.App:
+    """Build the WSGI app for ``runtime``, with ``extra_routes`` (the demo's) added."""
     app = falcon.App()
     hook = HookResource(runtime)
     app.add_route("/hook", hook)
@@ -40,4 +42,6 @@ def create_app(runtime: Runtime) -> falcon.App:
     app.add_route("/audio/{filename:path}", AudioResource(runtime))
     for asset in ("dashboard.css", "dashboard.js"):
         app.add_route(f"/dashboard/{asset}", DashboardAsset(asset))
+    for route, resource in extra_routes:
+        app.add_route(route, resource)
     return app
