@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import falcon
 
 from conserje.errors import JournalUnavailable
@@ -9,7 +11,10 @@ from conserje.eventlog.events import ContextReset, Event, HandoffEnded, HandoffS
 from conserje.http.auth import require_admin
 from conserje.runtime import Runtime
 
-__all__ = ["PauseResource", "ResetResource", "ResumeResource"]
+__all__ = ["MAX_PAUSE_MINUTES", "PauseResource", "ResetResource", "ResumeResource"]
+
+MAX_PAUSE_MINUTES = 43_200
+"""The longest pause an admin may ask for: 30 days, as ``HUMAN_HANDOFF_PAUSE_MS`` allows."""
 
 
 def _journal(runtime: Runtime, event: Event) -> None:
@@ -19,6 +24,14 @@ def _journal(runtime: Runtime, event: Event) -> None:
         raise falcon.HTTPServiceUnavailable(
             title="Journal unavailable", description=str(exc)
         ) from exc
+
+
+def _valid_minutes(minutes: object) -> bool:
+    # JSON bodies may say NaN or Infinity (Python's parser takes them) and true is an
+    # int to Python: none of those is a duration, and NaN would journal as null.
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+        return False
+    return math.isfinite(minutes) and 0 < minutes <= MAX_PAUSE_MINUTES
 
 
 class PauseResource:
@@ -35,8 +48,10 @@ class PauseResource:
         require_admin(req, self._runtime.settings.admin_token)
         body = req.get_media(default_when_empty={})
         minutes = body.get("minutes") if isinstance(body, dict) else None
-        if minutes is not None and (not isinstance(minutes, int | float) or minutes <= 0):
-            raise falcon.HTTPBadRequest(title="minutes must be a positive number")
+        if minutes is not None and not _valid_minutes(minutes):
+            raise falcon.HTTPBadRequest(
+                title=f"minutes must be a number from 0 (excluded) to {MAX_PAUSE_MINUTES}"
+            )
         seconds = minutes * 60 if minutes else self._runtime.settings.human_handoff_pause_ms / 1000
         until = self._runtime.clock.now() + seconds
         _journal(self._runtime, HandoffStarted(chat=chat, by="admin", until=until))
