@@ -47,7 +47,9 @@ class PauseResource:
         """Journal a hand-off started by an admin."""
         require_admin(req, self._runtime.settings.admin_token)
         body = req.get_media(default_when_empty={})
-        minutes = body.get("minutes") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            raise falcon.HTTPBadRequest(title='The body must be a JSON object, like {"minutes": 5}')
+        minutes = body.get("minutes")
         if minutes is not None and not _valid_minutes(minutes):
             raise falcon.HTTPBadRequest(
                 title=f"minutes must be a number from 0 (excluded) to {MAX_PAUSE_MINUTES}"

@@ -21,6 +21,9 @@ from tests.http.conftest import CHAT
         b'{"minutes": -5}',
         b'{"minutes": "10"}',
         b'{"minutes": %d}' % (MAX_PAUSE_MINUTES + 1),
+        b"[5]",
+        b"null",
+        b"5",
     ],
 )
 def test_a_pause_that_is_not_a_duration_is_refused_and_the_journal_stays_valid(
