@@ -78,6 +78,8 @@ class Settings:
     journal_snapshot_events: int
     webhook_max_bytes: int
     log_level: str
+    http_connection_limit: int
+    http_read_timeout_ms: int
 
     @property
     def production(self) -> bool:
@@ -244,6 +246,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         journal_snapshot_events=r.integer("JOURNAL_SNAPSHOT_EVENTS", 50_000, 1, 1_000_000_000),
         webhook_max_bytes=r.integer("WEBHOOK_MAX_BYTES", 1_048_576, 1_024, 104_857_600),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        http_connection_limit=r.integer("HTTP_CONNECTION_LIMIT", 1_000, 10, 100_000),
+        http_read_timeout_ms=r.integer("HTTP_READ_TIMEOUT_MS", 15_000, 1_000, 600_000),
     )
     _check_data_dir(data_dir, r.problems)
     if r.problems:

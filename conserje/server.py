@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import types
@@ -11,6 +12,7 @@ from waitress.server import create_server
 
 from conserje.config import Settings
 from conserje.http.app import create_app
+from conserje.http.channel import use_guarded_channels
 from conserje.http.live import MAX_STREAMS
 from conserje.runtime import Runtime
 
@@ -40,14 +42,25 @@ def serve(settings: Settings) -> int:
 
     runtime = Runtime(settings, on_fatal=on_fatal)
     logging.getLogger().addHandler(runtime.recent_logs)
+    read_timeout = math.ceil(settings.http_read_timeout_ms / 1000)
+    server_map: dict[int, object] = {}
     server = create_server(
         create_app(runtime),
+        map=server_map,
         host=settings.host,
         port=settings.port,
         threads=_HTTP_THREADS,
         max_request_body_size=settings.webhook_max_bytes + 1,
+        connection_limit=settings.http_connection_limit,
+        # A request must arrive whole within this time (conserje.http.channel), and an
+        # idle kept-alive connection is closed after it; checked every quarter of it.
+        channel_timeout=read_timeout,
+        cleanup_interval=max(1, read_timeout // 4),
+        # select() cannot watch descriptors above 1024; poll() can.
+        asyncore_use_poll=True,
         ident="conserje",
     )
+    use_guarded_channels(server_map)
     log.info("listening on http://%s:%s", settings.host, settings.port)
 
     received: list[str] = []

@@ -39,6 +39,8 @@ SETTING_NAMES = (
     "JOURNAL_FSYNC",
     "WEBHOOK_MAX_BYTES",
     "LOG_LEVEL",
+    "HTTP_CONNECTION_LIMIT",
+    "HTTP_READ_TIMEOUT_MS",
 )
 
 
@@ -118,6 +120,8 @@ def test_valid_overrides_are_read(env):
         ("OPENAI_BASE_URL", "ftp://files.example.org/v1"),
         ("BUFFER_WINDOW_MS", "-1"),
         ("LOG_LEVEL", "CHATTY"),
+        ("HTTP_CONNECTION_LIMIT", "5"),
+        ("HTTP_READ_TIMEOUT_MS", "500"),
     ],
 )
 def test_each_bad_value_gives_one_problem_naming_the_variable(env, name, value):
