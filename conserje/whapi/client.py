@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import httpx2
@@ -11,6 +12,20 @@ from conserje.errors import WhapiError
 __all__ = ["SentRecord", "WhapiClient"]
 
 SentRecord = dict[str, Any]
+
+
+def _segment(value: str) -> str:
+    """Return ``value`` (a chat or contact id from a webhook) as one URL path segment.
+
+    Ids come from webhooks, which anyone may post when ``WEBHOOK_TOKEN`` is unset: an
+    id like ``../../settings?x=`` must not turn a presence call into another endpoint.
+
+    Raises:
+        WhapiError: the id is empty or a dot segment, never a chat.
+    """
+    if value in ("", ".", ".."):
+        raise WhapiError(f"{value!r} is not a chat id")
+    return urllib.parse.quote(value, safe="@")
 
 
 class WhapiClient:
@@ -51,12 +66,14 @@ class WhapiClient:
 
     def set_presence(self, chat_id: str, presence: str) -> None:
         """Show ``typing``, ``recording`` or ``pause`` in a chat."""
-        self._call("PUT", f"/presences/{chat_id}", json={"presence": presence, "delay": 0})
+        self._call(
+            "PUT", f"/presences/{_segment(chat_id)}", json={"presence": presence, "delay": 0}
+        )
 
     def subscribe_presence(self, contact: str) -> None:
         """Ask Whapi to report the contact's typing; "already subscribed" counts as done."""
         try:
-            self._call("POST", f"/presences/{contact}")
+            self._call("POST", f"/presences/{_segment(contact)}")
         except WhapiError as exc:
             if exc.status != 409:
                 raise
@@ -65,7 +82,7 @@ class WhapiClient:
         """Return the messages we sent to ``chat_id`` since ``since`` (Unix seconds)."""
         answer = self._call(
             "GET",
-            f"/messages/list/{chat_id}",
+            f"/messages/list/{_segment(chat_id)}",
             params={"count": count, "time_from": since, "from_me": "true"},
         )
         messages = answer.get("messages") if isinstance(answer, dict) else None

@@ -153,7 +153,9 @@ def test_a_client_that_trickles_bytes_is_cut_off_after_the_read_timeout(make_ser
         assert server.get("/health").status_code == 200
 
 
-def test_hostile_webhooks_against_the_real_server_get_no_5xx_and_lose_nothing(make_server):
+def test_hostile_webhooks_against_the_real_server_get_no_5xx_and_lose_nothing(
+    make_server, whapi_fake
+):
     acknowledged: list[str] = []
     with make_server(BUFFER_WINDOW_MS="600000", BUFFER_MAX_MESSAGES="10000") as server:
 
@@ -174,6 +176,9 @@ def test_hostile_webhooks_against_the_real_server_get_no_5xx_and_lose_nothing(ma
 
         post()
         assert server.get("/health").json()["status"] == "ok"
+        # Chat ids from webhooks never steer a call to another Whapi endpoint.
+        called = {r.path.split("/")[1] for r in whapi_fake.requests()}
+        assert called <= {"presences", "messages"}, called
         server.kill()  # a crash right after: every 200 must already be on disk
 
     verify = run_log("verify", CONSERJE_DATA_DIR=str(server.data_dir))

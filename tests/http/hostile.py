@@ -81,6 +81,9 @@ CHAT_IDS = (
     "@s.whatsapp.net",
     "",
     "34600111222",
+    # Ids that would be other Whapi endpoints if put in a URL path as they are.
+    "../../settings?x=@s.whatsapp.net",
+    "..@s.whatsapp.net",
 )
 
 _counter = itertools.count()
