@@ -32,6 +32,12 @@ class _Stop(KeyboardInterrupt):
     """
 
 
+def _count_refused_body(runtime: Runtime, path: str) -> None:
+    # Waitress answers these 413s itself; the webhook never sees them to count them.
+    if path == "/hook" or path.startswith("/hook/"):
+        runtime.metrics.webhooks.labels("too_large").inc()
+
+
 def serve(settings: Settings) -> int:
     """Run the server until SIGTERM or SIGINT; return the process exit code."""
     fatal = threading.Event()
@@ -60,7 +66,7 @@ def serve(settings: Settings) -> int:
         asyncore_use_poll=True,
         ident="conserje",
     )
-    use_guarded_channels(server_map)
+    use_guarded_channels(server_map, lambda path: _count_refused_body(runtime, path))
     log.info("listening on http://%s:%s", settings.host, settings.port)
 
     received: list[str] = []

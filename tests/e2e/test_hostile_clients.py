@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from conserje.testing import payloads
 from conserje.testing.wait import wait_for
 from tests.audit.conftest import run_log
+from tests.e2e.test_metrics import Scrape
 from tests.http.hostile import ANSWERS, CHAT, Delivery, deliveries
 
 pytestmark = pytest.mark.e2e
@@ -89,6 +90,28 @@ def test_a_chunked_body_that_grows_past_the_limit_is_refused_while_it_grows(smal
     assert status_of(answer) == 413
     assert sent < cap
     assert small_server.get("/health").json()["status"] == "ok"
+
+
+def test_bodies_refused_before_the_app_runs_are_still_counted(small_server):
+    before = Scrape(small_server)
+    for head in (
+        HEAD + b"Content-Length: %d\r\n\r\n" % DECLARED,
+        HEAD + b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % DECLARED,
+        HEAD.replace(b"/hook", b"/hook/some-token") + b"Transfer-Encoding: chunked\r\n\r\n",
+        HEAD.replace(b"/hook", b"/chats/x/pause") + b"Content-Length: %d\r\n\r\n" % DECLARED,
+    ):
+        with connect(small_server.port) as sock:
+            sock.sendall(head)
+            _, answer = send_until_answered(sock, forever(b"1\r\nx\r\n" * 2000), cap=DECLARED)
+            assert status_of(answer) == 413
+
+    after = Scrape(small_server)
+    # Three webhooks; the pause is no webhook.
+    assert (
+        after("conserje_webhooks_total", outcome="too_large")
+        - before("conserje_webhooks_total", outcome="too_large")
+        == 3
+    )
 
 
 def test_expect_continue_with_a_body_over_the_limit_gets_413_and_no_invitation(small_server):
