@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import falcon
 
 from conserje.errors import JournalUnavailable
@@ -28,10 +26,11 @@ def _journal(runtime: Runtime, event: Event) -> None:
 
 def _valid_minutes(minutes: object) -> bool:
     # JSON bodies may say NaN or Infinity (Python's parser takes them) and true is an
-    # int to Python: none of those is a duration, and NaN would journal as null.
+    # int to Python: none of those is a duration, and NaN would journal as null. The
+    # comparisons refuse NaN and infinities, and work on ints too large for a float.
     if isinstance(minutes, bool) or not isinstance(minutes, int | float):
         return False
-    return math.isfinite(minutes) and 0 < minutes <= MAX_PAUSE_MINUTES
+    return 0 < minutes <= MAX_PAUSE_MINUTES
 
 
 class PauseResource:

@@ -16,6 +16,7 @@ from tests.http.conftest import CHAT
         b'{"minutes": Infinity}',
         b'{"minutes": -Infinity}',
         b'{"minutes": 1e308}',
+        b'{"minutes": 1' + b"0" * 400 + b"}",
         b'{"minutes": true}',
         b'{"minutes": 0}',
         b'{"minutes": -5}',
