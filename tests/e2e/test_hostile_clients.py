@@ -22,7 +22,7 @@ from conserje.testing import payloads
 from conserje.testing.wait import wait_for
 from tests.audit.conftest import run_log
 from tests.e2e.test_metrics import Scrape
-from tests.http.hostile import ANSWERS, CHAT, Delivery, deliveries
+from tests.http.hostile import ANSWERS, CHAT, Delivery, deliveries, examples
 
 pytestmark = pytest.mark.e2e
 
@@ -183,7 +183,7 @@ def test_hostile_webhooks_against_the_real_server_get_no_5xx_and_lose_nothing(
     with make_server(BUFFER_WINDOW_MS="600000", BUFFER_MAX_MESSAGES="10000") as server:
 
         @settings(
-            max_examples=60,
+            max_examples=examples(60),
             deadline=timedelta(seconds=20),
             database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

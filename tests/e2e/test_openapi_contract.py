@@ -3,6 +3,7 @@
 Each operation gets a bounded number of generated requests; every answer must be one the
 description allows (status, content type, body schema), never a 5xx, and invalid input
 must be refused. The server runs with both tokens set, so authentication is exercised too.
+For a longer run by hand: ``CONSERJE_FUZZ_EXAMPLES=1000 pytest tests/e2e/test_openapi_contract.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.audit.conftest import run_log
+from tests.http.hostile import examples
 
 ADMIN = "adm1n-T0ken"
 WEBHOOK = "w3bh00k-T0ken"
@@ -32,7 +34,7 @@ def exercise(operation, mode: GenerationMode, base_url: str, token: str) -> int:
     sent = 0
 
     @settings(
-        max_examples=40,
+        max_examples=examples(40),
         deadline=timedelta(seconds=20),
         database=None,
         suppress_health_check=list(HealthCheck),

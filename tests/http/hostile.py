@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
 
 CHAT = "34600111222@s.whatsapp.net"
+
+
+def examples(default: int) -> int:
+    """Hypothesis examples per run: ``default`` in CI, ``CONSERJE_FUZZ_EXAMPLES`` by hand."""
+    return int(os.environ.get("CONSERJE_FUZZ_EXAMPLES", default))
+
 
 # Whapi's MessageType enum, plus names it does not have (yet).
 MESSAGE_TYPES = [
