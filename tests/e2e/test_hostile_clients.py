@@ -12,17 +12,16 @@ import select
 import socket
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 
 import httpx2
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from conserje.testing import payloads
 from conserje.testing.wait import wait_for
 from tests.audit.conftest import run_log
 from tests.e2e.test_metrics import Scrape
-from tests.http.hostile import ANSWERS, CHAT, Delivery, deliveries, examples
+from tests.http.hostile import ANSWERS, CHAT, Delivery, deliveries, fuzz_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -182,12 +181,7 @@ def test_hostile_webhooks_against_the_real_server_get_no_5xx_and_lose_nothing(
     acknowledged: list[str] = []
     with make_server(BUFFER_WINDOW_MS="600000", BUFFER_MAX_MESSAGES="10000") as server:
 
-        @settings(
-            max_examples=examples(60),
-            deadline=timedelta(seconds=20),
-            database=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        )
+        @fuzz_settings(60)
         @given(deliveries)
         def post(delivery: Delivery) -> None:
             answer = server.post(

@@ -8,16 +8,14 @@ For a longer run by hand: ``CONSERJE_FUZZ_EXAMPLES=1000 pytest tests/e2e/test_op
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.audit.conftest import run_log
-from tests.http.hostile import examples
+from tests.http.hostile import fuzz_settings
 
 ADMIN = "adm1n-T0ken"
 WEBHOOK = "w3bh00k-T0ken"
@@ -33,12 +31,7 @@ def exercise(operation, mode: GenerationMode, base_url: str, token: str) -> int:
     """Send the operation's generated requests; fail on the first answer out of contract."""
     sent = 0
 
-    @settings(
-        max_examples=examples(40),
-        deadline=timedelta(seconds=20),
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(40)
     @given(operation.as_strategy(mode))
     def check(case) -> None:
         nonlocal sent

@@ -14,16 +14,27 @@ import itertools
 import json
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 CHAT = "34600111222@s.whatsapp.net"
 
 
-def examples(default: int) -> int:
-    """Hypothesis examples per run: ``default`` in CI, ``CONSERJE_FUZZ_EXAMPLES`` by hand."""
-    return int(os.environ.get("CONSERJE_FUZZ_EXAMPLES", default))
+def fuzz_settings(examples: int) -> settings:
+    """Bounded Hypothesis settings: ``examples`` in CI, ``CONSERJE_FUZZ_EXAMPLES`` by hand.
+
+    Each example talks to a server, so the deadline is generous (the machine may be
+    busy) and the health checks about slow or large data do not apply.
+    """
+    return settings(
+        max_examples=int(os.environ.get("CONSERJE_FUZZ_EXAMPLES", examples)),
+        deadline=timedelta(seconds=20),
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 # Whapi's MessageType enum, plus names it does not have (yet).

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import falcon.testing
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from conserje.audit.source import read_events
 from conserje.eventlog.events import AgentMessage, MessageReceived
 from conserje.http.app import create_app
 from tests.audit.conftest import run_log
-from tests.http.hostile import ANSWERS, Delivery, deliveries, examples
+from tests.http.hostile import ANSWERS, Delivery, deliveries, fuzz_settings
 
 # No turn may start during the run: the model is nowhere (and never the internet).
 QUIET = {
@@ -32,12 +30,7 @@ def test_hostile_webhooks_get_no_5xx_and_every_acknowledged_message_is_journaled
     acknowledged: list[str] = []
     received = 0
 
-    @settings(
-        max_examples=examples(300),
-        deadline=timedelta(seconds=10),
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @fuzz_settings(200)
     @given(deliveries)
     def post(delivery: Delivery) -> None:
         nonlocal received
