@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import resource
 import signal
 import threading
 import types
@@ -32,6 +33,34 @@ class _Stop(KeyboardInterrupt):
     """
 
 
+# Descriptors beyond the HTTP connections: journal segments, snapshots, the pools to
+# OpenAI and Whapi, tool plugins. Running out of them would fail a journal write.
+_SPARE_DESCRIPTORS = 256
+
+
+def ensure_descriptors(connections: int) -> int:
+    """Raise the soft open-files limit so ``connections`` leave descriptors to spare.
+
+    A shell's default soft limit (often 1024) is below what ``HTTP_CONNECTION_LIMIT``
+    needs; the hard limit usually allows more. Returns the soft limit in force; logs
+    a warning when even the hard limit is too low.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + _SPARE_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        soft = raised
+        if soft < wanted:
+            log.warning(
+                "open files limit %d is low for HTTP_CONNECTION_LIMIT=%d: lower it, or raise "
+                "the limit (systemd: LimitNOFILE)",
+                soft,
+                connections,
+            )
+    return soft
+
+
 def _count_refused_body(runtime: Runtime, path: str) -> None:
     # Waitress answers these 413s itself; the webhook never sees them to count them.
     if path == "/hook" or path.startswith("/hook/"):
@@ -48,6 +77,7 @@ def serve(settings: Settings) -> int:
 
     runtime = Runtime(settings, on_fatal=on_fatal)
     logging.getLogger().addHandler(runtime.recent_logs)
+    ensure_descriptors(settings.http_connection_limit)
     read_timeout = math.ceil(settings.http_read_timeout_ms / 1000)
     server_map: dict[int, object] = {}
     server = create_server(
