@@ -45,7 +45,13 @@ class PauseResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response, chat: str) -> None:
         """Journal a hand-off started by an admin."""
         require_admin(req, self._runtime.settings.admin_token)
-        body = req.get_media(default_when_empty={})
+        try:
+            body = req.get_media(default_when_empty={})
+        except RecursionError as exc:
+            # Python's JSON parser gives up on deep nesting without a ValueError.
+            raise falcon.HTTPBadRequest(
+                title="Invalid JSON", description="nested too deeply"
+            ) from exc
         if not isinstance(body, dict):
             raise falcon.HTTPBadRequest(title='The body must be a JSON object, like {"minutes": 5}')
         minutes = body.get("minutes")

@@ -48,3 +48,13 @@ def test_the_longest_pause_allowed_is_journaled(client, runtime):
     assert answer.json["pausedUntil"] == pytest.approx(
         runtime.clock.now() + MAX_PAUSE_MINUTES * 60, abs=5
     )
+
+
+def test_a_body_nested_too_deeply_is_a_bad_request(client):
+    answer = client.simulate_post(
+        f"/chats/{CHAT}/pause",
+        body=b"[" * 100_000 + b"]" * 100_000,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert answer.status_code == 400
