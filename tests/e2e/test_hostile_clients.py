@@ -196,6 +196,8 @@ def test_hostile_webhooks_against_the_real_server_get_no_5xx_and_lose_nothing(
         # Chat ids from webhooks never steer a call to another Whapi endpoint.
         called = {r.path.split("/")[1] for r in whapi_fake.requests()}
         assert called <= {"presences", "messages"}, called
+        # No handler failed on the way (actors log a traceback when one does).
+        assert "Traceback" not in server.log_text()
         server.kill()  # a crash right after: every 200 must already be on disk
 
     verify = run_log("verify", CONSERJE_DATA_DIR=str(server.data_dir))
