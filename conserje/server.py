@@ -8,6 +8,7 @@ import resource
 import signal
 import threading
 import types
+from collections.abc import Callable, Iterable
 
 from waitress.server import create_server
 
@@ -67,8 +68,19 @@ def _count_refused_body(runtime: Runtime, path: str) -> None:
         runtime.metrics.webhooks.labels("too_large").inc()
 
 
-def serve(settings: Settings) -> int:
-    """Run the server until SIGTERM or SIGINT; return the process exit code."""
+def serve(
+    settings: Settings,
+    *,
+    extra_routes: Iterable[tuple[str, object]] = (),
+    on_listening: Callable[[], None] | None = None,
+) -> int:
+    """Run the server until SIGTERM or SIGINT; return the process exit code.
+
+    Args:
+        settings: validated settings.
+        extra_routes: more ``(route, resource)`` pairs (the demo's simulator).
+        on_listening: called once the port is bound, before requests are served.
+    """
     fatal = threading.Event()
 
     def on_fatal() -> None:
@@ -81,7 +93,7 @@ def serve(settings: Settings) -> int:
     read_timeout = math.ceil(settings.http_read_timeout_ms / 1000)
     server_map: dict[int, object] = {}
     server = create_server(
-        create_app(runtime),
+        create_app(runtime, extra_routes),
         map=server_map,
         host=settings.host,
         port=settings.port,
@@ -98,6 +110,8 @@ def serve(settings: Settings) -> int:
     )
     use_guarded_channels(server_map, lambda path: _count_refused_body(runtime, path))
     log.info("listening on http://%s:%s", settings.host, settings.port)
+    if on_listening is not None:
+        on_listening()
 
     received: list[str] = []
 

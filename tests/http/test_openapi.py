@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import falcon.inspect
@@ -13,9 +14,12 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 
 
 def registered(app) -> set[tuple[str, str]]:
-    """Every (path, method) the app answers with a responder of ours."""
+    """Every (path, method) the app answers with a responder of ours.
+
+    Falcon's field converters (``{filename:path}``) are not part of an OpenAPI path.
+    """
     return {
-        (route.path, method.method.lower())
+        (re.sub(r"\{(\w+):[^}]*\}", r"{\1}", route.path), method.method.lower())
         for route in falcon.inspect.inspect_routes(app)
         for method in route.methods
         if not method.internal
