@@ -10,6 +10,7 @@ from typing import Any
 import httpx2
 
 from conserje.errors import WhapiError
+from conserje.whapi.links import check_link
 
 __all__ = ["SentRecord", "WhapiClient"]
 
@@ -17,7 +18,7 @@ SentRecord = dict[str, Any]
 
 
 def _segment(value: str) -> str:
-    """Return ``value`` (a chat or contact id from a webhook) as one URL path segment.
+    """Return ``value`` (a chat, contact or media id from a webhook) as one URL path segment.
 
     Ids come from webhooks, which anyone may post when ``WEBHOOK_TOKEN`` is unset: an
     id like ``../../settings?x=`` must not turn a presence call into another endpoint.
@@ -26,7 +27,7 @@ def _segment(value: str) -> str:
         WhapiError: the id is empty or a dot segment, never a chat.
     """
     if value in ("", ".", ".."):
-        raise WhapiError(f"{value!r} is not a chat id")
+        raise WhapiError(f"{value!r} is not an id")
     return urllib.parse.quote(value, safe="@")
 
 
@@ -74,12 +75,15 @@ class WhapiClient:
         """Download media from its auto-download ``link``, without the channel token.
 
         The link points at Whapi's file storage, another host, which must never see
-        the token.
+        the token; a link to a private or local address is refused
+        (:func:`conserje.whapi.links.check_link`).
 
         Raises:
             WhapiError: the download failed, took longer than ``timeout`` seconds, or
                 the file is larger than ``max_bytes``.
         """
+        api = self._http.base_url
+        check_link(url, (api.scheme, api.host, api.port or (443 if api.scheme == "https" else 80)))
         with httpx2.Client(timeout=timeout) as plain:
             return self._download(plain, url, max_bytes, timeout)
 

@@ -1,4 +1,4 @@
-"""Chat ids from webhooks stay one path segment in calls to Whapi (real HTTP, fake Whapi)."""
+"""Ids and links from webhooks cannot steer Whapi calls elsewhere (real HTTP, fake Whapi)."""
 
 from __future__ import annotations
 
@@ -58,3 +58,31 @@ def test_ordinary_ids_reach_whapi_as_they_are(whapi):
 
     assert fake.subscriptions == {"34600111222"}
     assert fake.presences_set == [("34600111222@s.whatsapp.net", "typing")]
+
+
+def test_a_media_link_to_a_private_or_local_address_is_never_fetched(whapi):
+    _, client = whapi
+    with FakeWhapi(token="other") as internal:
+        internal.add_media("secret", b"internal data", "image/jpeg")
+        for link in (
+            internal.media_link("secret"),
+            internal.media_link("secret").replace("127.0.0.1", "localhost"),
+            f"http://[::1]:{internal.url.rsplit(':', 1)[1]}/x",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/x.jpg",
+            "file:///etc/passwd",
+            "gopher://127.0.0.1/x",
+            "http:///x.jpg",
+            "http://127.0.0.1:99999/x.jpg",
+        ):
+            with pytest.raises(WhapiError):
+                client.get_link(link, max_bytes=1_000_000, timeout=5)
+
+        assert internal.requests() == []
+
+
+def test_a_media_link_on_whapis_own_host_is_fetched(whapi):
+    fake, client = whapi
+    fake.add_media("photo-1", b"jpeg bytes", "image/jpeg")
+
+    assert client.get_link(fake.media_link("photo-1"), max_bytes=1_000, timeout=5) == b"jpeg bytes"
