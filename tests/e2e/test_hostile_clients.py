@@ -18,8 +18,10 @@ import pytest
 from hypothesis import given
 
 from conserje.testing import payloads
+from conserje.testing.fake_whapi import FakeWhapi
 from conserje.testing.wait import wait_for
 from tests.audit.conftest import run_log
+from tests.e2e.conftest import settle
 from tests.e2e.test_metrics import Scrape
 from tests.http.hostile import ANSWERS, CHAT, Delivery, deliveries, fuzz_settings
 
@@ -205,3 +207,17 @@ def test_hostile_webhooks_against_the_real_server_get_no_5xx_and_lose_nothing(
     journaled = {e["message_id"] for e in server.events("message_received")}
     assert acknowledged
     assert not set(acknowledged) - journaled
+
+
+def test_a_photo_linked_to_an_internal_address_is_never_fetched(make_server, whapi_fake):
+    with FakeWhapi(token="internal") as internal, make_server() as server:
+        media_id = internal.host_media(b"\xff\xd8internal secrets", "image/jpeg")
+        # Whapi does not serve the id, so the server falls back to the webhook's link.
+        photo = payloads.image_message(CHAT, media_id, link=internal.media_link(media_id))
+        assert whapi_fake.post_webhook(photo) == 200
+        settle(server, whapi_fake, turns=1)
+
+        assert internal.requests() == []
+        (failed,) = server.events("media_failed")
+        assert failed["stage"] == "download"
+        assert "private or local" in failed["error"]

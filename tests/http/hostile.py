@@ -128,6 +128,39 @@ def _maybe(right: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(right, right, right, json_values)
 
 
+MEDIA_TYPES = frozenset({"image", "video", "gif", "audio", "voice", "short", "document", "sticker"})
+
+# Links a hostile sender might hope the server fetches for them.
+LINKS = (
+    "http://169.254.169.254/latest/meta-data/",
+    "http://127.0.0.1:9/x.jpeg",
+    "http://10.0.0.1/in-files/1/x.oga",
+    "file:///etc/passwd",
+    "https://s3.eu-central-1.wasabisys.invalid/in-files/1/x.jpeg",
+    "",
+)
+
+
+def _text_content() -> st.SearchStrategy[Any]:
+    return st.fixed_dictionaries({"body": _maybe(st.text())})
+
+
+def _media() -> st.SearchStrategy[Any]:
+    """A media object (Whapi's MediaFile), its fields sometimes wrong or missing."""
+    return st.fixed_dictionaries(
+        {"id": _maybe(st.text(min_size=1, max_size=30) | st.just("../../settings"))},
+        optional={
+            "mime_type": _maybe(
+                st.sampled_from(("audio/ogg; codecs=opus", "image/jpeg", "application/pdf", ""))
+            ),
+            "file_size": _maybe(st.integers(min_value=-1, max_value=2**40)),
+            "link": _maybe(st.sampled_from(LINKS)),
+            "caption": _maybe(st.text(max_size=50)),
+            "seconds": _maybe(st.integers(min_value=-1, max_value=10**6)),
+        },
+    )
+
+
 @st.composite
 def message_items(draw: st.DrawFn) -> Any:
     """One ``messages`` item of any type, with fields wrong, missing or huge."""
@@ -141,7 +174,7 @@ def message_items(draw: st.DrawFn) -> Any:
         "source": draw(_maybe(st.sampled_from(("mobile", "api", "web", "system")))),
         "from": draw(_maybe(st.text(max_size=20))),
         "from_name": draw(_maybe(st.text(max_size=30))),
-        kind or "x": draw(_maybe(st.fixed_dictionaries({"body": _maybe(st.text())}))),
+        kind or "x": draw(_maybe(_media() if kind in MEDIA_TYPES else _text_content())),
         "context": draw(
             _maybe(
                 st.fixed_dictionaries(
