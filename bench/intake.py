@@ -255,8 +255,7 @@ def measure(plan: Plan, report: Report) -> None:
                 )
             log(f"intake: run {run + 1}/{plan.runs}, conserje serve (JOURNAL_FSYNC=always)")
             data = root / f"data-{run}"
-            server = ServerProcess(data, server_env(openai, whapi))
-            with server.start(ready_timeout=START_TIMEOUT):
+            with ServerProcess(data, server_env(openai, whapi)) as server:
                 warm = run_wrk(wrk, server.url, script, plan, seconds=plan.warmup, tag=f"warm{run}")
                 figures = run_wrk(
                     wrk, server.url, script, plan, seconds=plan.seconds, tag=f"r{run}"
