@@ -626,8 +626,18 @@ def _strip_log_prefix(line: str) -> str:
     return re.sub(r"/\S*/conserje-bench-[^/]+/", ".../", text)
 
 
-def bench_boots(root: Path, data_dirs: dict[int, Path], plan: Plan, report: Report) -> None:
-    """Section 3 for the empty journal and every journal size, sharing one pair of fakes."""
+def bench_boots(
+    root: Path,
+    data_dirs: dict[int, Path],
+    plan: Plan,
+    report: Report,
+    settings: dict[str, str] | None = None,
+) -> None:
+    """Section 3 for the empty journal and every journal size, sharing one pair of fakes.
+
+    ``settings`` are extra environment variables for the server (e.g. a lower
+    ``JOURNAL_SNAPSHOT_EVENTS``, so a short journal is snapshotted too).
+    """
     results: dict[str, Any] = {}
     with FakeOpenAI() as openai, FakeWhapi(token=WHAPI_TOKEN) as whapi:
         env = {
@@ -636,6 +646,7 @@ def bench_boots(root: Path, data_dirs: dict[int, Path], plan: Plan, report: Repo
             "WHAPI_TOKEN": WHAPI_TOKEN,
             "WHAPI_API_URL": whapi.url,
             "LOG_LEVEL": "INFO",
+            **(settings or {}),
         }
         empty = root / "data-empty"
         runs = []
