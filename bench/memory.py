@@ -73,7 +73,7 @@ class Plan:
 
 
 FULL = Plan(runs=3, actors=1000, chats=10_000)
-QUICK = Plan(runs=2, actors=100, chats=500)
+QUICK = Plan(runs=2, actors=50, chats=300)
 
 
 def fmt_bytes(value: float) -> str:

@@ -69,7 +69,7 @@ class Plan:
 
 
 FULL = Plan(runs=3, sequential_turns=40, chats=(1, 10, 100, 1000))
-QUICK = Plan(runs=2, sequential_turns=5, chats=(1, 10, 50))
+QUICK = Plan(runs=2, sequential_turns=5, chats=(1, 5, 20))
 
 
 @dataclass
