@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -62,6 +63,8 @@ class Supervisor(pykka.ThreadingActor):
         max_live: chat actors alive at most before idle ones are passivated early.
         sweep_every: seconds between sweeps that compact idle chats still over the
             token threshold (``CLEANUP_INTERVAL``), e.g. after a compaction failed.
+        wake: called with each new deadline, so the ticker can tick right then
+            (``Ticker.wake_at``); without it deadlines wait for the next regular tick.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class Supervisor(pykka.ThreadingActor):
         idle_after: float = 300.0,
         max_live: int = 1000,
         sweep_every: float = 3600.0,
+        wake: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__()
         self._deps = deps
@@ -91,6 +95,7 @@ class Supervisor(pykka.ThreadingActor):
         self._sweep_every = sweep_every
         self._swept: float | None = None
         self._stopping: dict[str, list[Any]] = {}
+        self._wake = wake
 
     def on_receive(self, message: Any) -> None:
         """Handle one message; a failure is logged and never kills the supervisor."""
@@ -215,6 +220,8 @@ class Supervisor(pykka.ThreadingActor):
             self._deadlines.pop(chat, None)
         else:
             self._deadlines[chat] = at
+            if self._wake is not None:
+                self._wake(at)
 
     def _tick(self, now: float) -> None:
         due = [chat for chat, at in self._deadlines.items() if at <= now]
