@@ -20,13 +20,14 @@ from typing import Any
 
 from _stats import Row, Summary, fmt_summary, machine, machine_lines, render_table, write_json
 
-__all__ = ["Report", "code_version", "events_label", "finish", "header", "log"]
+__all__ = ["Report", "code_version", "cpu_seconds", "events_label", "finish", "header", "log"]
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 """Where each script writes its JSON and plots unless told otherwise."""
 
 _VERDICTS = {True: "MET    ", False: "NOT MET", None: "n/a    "}
+_CPU_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -88,6 +89,12 @@ def code_version() -> str:
 def log(message: str) -> None:
     """Progress on stderr, so stdout holds only the report."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CPU_TICKS
 
 
 def events_label(count: int) -> str:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _report import RESULTS, Report, finish, header, log
+from _report import RESULTS, Report, cpu_seconds, finish, header, log
 from _stats import fmt_rate, fmt_seconds, summarize
 
 from conserje.testing import payloads
@@ -178,9 +178,17 @@ def run_wrk(
     raise RuntimeError(f"wrk printed no figures:\n{result.stdout}\n{result.stderr}")
 
 
+def loaded(wrk: str, url: str, script: Path, plan: Plan, pid: int, *, tag: str) -> dict[str, Any]:
+    """One measured run of wrk; its figures plus the CPU seconds the server used meanwhile."""
+    before = cpu_seconds(pid)
+    figures = run_wrk(wrk, url, script, plan, seconds=plan.seconds, tag=tag)
+    figures["server_cpu_s"] = cpu_seconds(pid) - before
+    return figures
+
+
 @contextlib.contextmanager
-def bare_server(root: Path) -> Iterator[str]:
-    """Run the bare app; yield its base URL."""
+def bare_server(root: Path) -> Iterator[tuple[str, int]]:
+    """Run the bare app; yield its base URL and process id."""
     port = free_port()
     log_path = root / "bare.log"
     with log_path.open("ab") as out:
@@ -193,7 +201,7 @@ def bare_server(root: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _answers(url, process), timeout=START_TIMEOUT, what="bare app ready")
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -248,18 +256,15 @@ def measure(plan: Plan, report: Report) -> None:
         script = write_script(root, plan.chats)
         for run in range(plan.runs):
             log(f"intake: run {run + 1}/{plan.runs}, bare app")
-            with bare_server(root) as url:
+            with bare_server(root) as (url, pid):
                 run_wrk(wrk, url, script, plan, seconds=plan.warmup, tag=f"warm{run}")
-                runs["bare"].append(
-                    run_wrk(wrk, url, script, plan, seconds=plan.seconds, tag=f"r{run}")
-                )
+                runs["bare"].append(loaded(wrk, url, script, plan, pid, tag=f"r{run}"))
             log(f"intake: run {run + 1}/{plan.runs}, conserje serve (JOURNAL_FSYNC=always)")
             data = root / f"data-{run}"
             with ServerProcess(data, server_env(openai, whapi)) as server:
                 warm = run_wrk(wrk, server.url, script, plan, seconds=plan.warmup, tag=f"warm{run}")
-                figures = run_wrk(
-                    wrk, server.url, script, plan, seconds=plan.seconds, tag=f"r{run}"
-                )
+                assert server.process is not None
+                figures = loaded(wrk, server.url, script, plan, server.process.pid, tag=f"r{run}")
                 acknowledged = warm["requests"] - warm["status"] + figures["requests"]
                 acknowledged -= figures["status"]
                 on_disk = journaled(server)
@@ -280,6 +285,7 @@ def rows(runs: dict[str, list[dict[str, Any]]], plan: Plan, report: Report) -> N
             "rps": summarize([rps(f) for f in found]),
             "p50": summarize([f["p50_us"] / 1e6 for f in found]),
             "p99": summarize([f["p99_us"] / 1e6 for f in found]),
+            "cpu": summarize([f["server_cpu_s"] / max(1, f["requests"]) for f in found]),
         }
         for name, found in runs.items()
     }
@@ -291,6 +297,9 @@ def rows(runs: dict[str, list[dict[str, Any]]], plan: Plan, report: Report) -> N
     )
     report.row(
         "intake", f"{label}, p99 latency", real["p99"], fmt_seconds, ("bare app", bare["p99"])
+    )
+    report.row(
+        "intake", "server CPU per request", real["cpu"], fmt_seconds, ("bare app", bare["cpu"])
     )
     errors = sum(
         f[k]

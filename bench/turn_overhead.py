@@ -39,7 +39,7 @@ from pathlib import Path
 
 import httpx2
 from _plots import Series, line_plot
-from _report import RESULTS, Report, finish, header, log
+from _report import RESULTS, Report, cpu_seconds, finish, header, log
 from _stats import Summary, fmt_rate, fmt_seconds, summarize
 
 from conserje.testing import payloads
@@ -56,7 +56,6 @@ POSTERS = 16
 REPLY_TIMEOUT = 120.0
 """Seconds the replies to one batch may take before the run is declared failed."""
 GOAL_P99_ONE_CHAT = 0.020
-CPU_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -106,12 +105,6 @@ def server_env(openai: FakeOpenAI, whapi: FakeWhapi) -> dict[str, str]:
         "BUFFER_WINDOW_MS": str(WINDOW_MS),
         "LOG_LEVEL": "WARNING",
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CPU_TICKS
 
 
 def replies(whapi: FakeWhapi, chats: set[str], deadline: float) -> dict[str, float]:
@@ -190,13 +183,22 @@ def sequential(poster: Poster, whapi: FakeWhapi, chat: str, turns: int) -> list[
     return overheads
 
 
-def batch(poster: Poster, whapi: FakeWhapi, server: ServerProcess, chats: list[str]) -> Batch:
-    """Every chat sends one message at once; return their overheads and the throughput."""
+def batch(whapi: FakeWhapi, server: ServerProcess, chats: list[str]) -> Batch:
+    """Every chat sends one message at once; return their overheads and the throughput.
+
+    The posting threads' connections are closed after the batch: Waitress accepts only
+    so many at once, and idle keep-alive ones would pile up over the batches.
+    """
     assert server.process is not None
+    poster = Poster(server)
     cpu = cpu_seconds(server.process.pid)
     began = time.time()
-    with ThreadPoolExecutor(POSTERS) as pool:
-        acked = dict(zip(chats, pool.map(lambda c: poster.post(c, "hola"), chats), strict=True))
+    try:
+        with ThreadPoolExecutor(POSTERS) as pool:
+            posted = pool.map(lambda c: poster.post(c, "hola"), chats)
+            acked = dict(zip(chats, posted, strict=True))
+    finally:
+        poster.close()
     arrived = replies(whapi, set(chats), time.monotonic() + REPLY_TIMEOUT)
     last = max(arrived.values())
     used = cpu_seconds(server.process.pid) - cpu
@@ -231,7 +233,7 @@ def measure(plan: Plan) -> Runs:
                     log(f"turn overhead: run {run + 1}/{plan.runs}, {count} chats at once")
                     # Fresh chats in every batch: each batch starts its chats' actors.
                     chats = [f"35{run:02d}{count:05d}{n:05d}@s.whatsapp.net" for n in range(count)]
-                    runs.batches.setdefault(count, []).append(batch(poster, whapi, server, chats))
+                    runs.batches.setdefault(count, []).append(batch(whapi, server, chats))
         finally:
             poster.close()
     return runs
