@@ -113,10 +113,10 @@ class Supervisor(pykka.ThreadingActor):
                 case Arm(chat, at):
                     self._arm(chat, at)
                 case ChatStatus(chat):
-                    before = self._board.busy().get(chat)
+                    before = self._board.status(chat)
                     self._board.update(message)
                     # A change of state is activity; a repeated report is not.
-                    if chat in self._actors and self._board.busy().get(chat) != before:
+                    if chat in self._actors and self._board.status(chat) != before:
                         self._last_active[chat] = self._deps.clock.now()
                 case Passivated(chat, state):
                     self._passivated(chat, state)
@@ -150,9 +150,8 @@ class Supervisor(pykka.ThreadingActor):
         by_chat: dict[str, list[Event]] = defaultdict(list)
         for event in message.events:
             by_chat[event.chat].append(event)
-        busy = self._board.busy()
         for chat, events in by_chat.items():
-            status = busy.get(chat)
+            status = self._board.status(chat)
             if status is not None and status.turn_since is not None:
                 # The seed raced a second run here; the mailbox makes these wait instead.
                 self._metrics.race_errors.inc(sum(isinstance(e, MessageReceived) for e in events))
