@@ -9,7 +9,7 @@ servers, with a long buffer window so no turn starts) is booted on an empty jour
 Each run tells its supervisor M guest messages (one ``Deliver`` each), round-robin over
 N chats whose actors are already live, and waits until the chats' statuses on the
 board account for every one: the supervisor routed it, the chat actor folded it into
-its projection and buffer, and reported back (``Arm`` and ``ChatStatus``) to the
+its projection and buffer, and reported back (one ``ChatStatus``) to the
 supervisor, which published it. Baselines, measured in the same run:
 
 * Pykka's own round trip: ``ask`` to an actor that answers at once, one at a time;

@@ -30,7 +30,6 @@ from conserje.actors.board import Board
 from conserje.actors.buffer import BufferPolicy
 from conserje.actors.chat import ChatActor
 from conserje.actors.messages import (
-    Arm,
     Boot,
     ChatStatus,
     Compact,
@@ -110,9 +109,8 @@ class Supervisor(pykka.ThreadingActor):
                         self._actors[chat].tell(message)
                 case Tick(now):
                     self._tick(now)
-                case Arm(chat, at):
-                    self._arm(chat, at)
                 case ChatStatus(chat):
+                    self._arm(chat, message.deadline)
                     before = self._board.status(chat)
                     self._board.update(message)
                     # A change of state is activity; a repeated report is not.
