@@ -80,6 +80,16 @@ class Fault:
         return self.method in ("*", request.method) and request.path.startswith(self.path_prefix)
 
 
+class _Listener(ThreadingHTTPServer):
+    """A threaded server whose listen backlog takes a burst of connections.
+
+    The standard library's default backlog of 5 makes the kernel drop connections when
+    hundreds of chats send at once (the turn-overhead benchmark); the real services do not.
+    """
+
+    request_queue_size = 1024
+
+
 class FakeServer:
     """A threaded HTTP server on 127.0.0.1 with a request log and injectable faults."""
 
@@ -87,7 +97,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._log: list[FakeRequest] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _Listener(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
