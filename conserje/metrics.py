@@ -15,9 +15,11 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = [
+    "ERROR_PLACES",
     "HIGH_TOKEN_CHATS_LIMIT",
     "MAILBOX_SAMPLE_SECONDS",
     "MESSAGE_KINDS",
+    "RESTART_REASONS",
     "TOKEN_DIRECTIONS",
     "WEBHOOK_OUTCOMES",
     "Metrics",
@@ -45,6 +47,12 @@ HIGH_TOKEN_CHATS_LIMIT = 10_000
 
 MAILBOX_SAMPLE_SECONDS = 1.0
 """How often the supervisor sums the chat actors' mailboxes (a cost per live actor)."""
+
+RESTART_REASONS = ("failure", "cleared")
+"""Why a chat actor was restarted: it failed unexpectedly, or an operator cleared it."""
+
+ERROR_PLACES = ("chat_actor", "supervisor", "request", "thread")
+"""Where an unexpected exception was caught (``thread``: any thread's uncaught one)."""
 
 _MODEL_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 _TURN_BUCKETS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -236,6 +244,26 @@ class Metrics:
             registry=r,
         )
 
+        self.chat_actor_restarts = Counter(
+            "conserje_chat_actor_restarts_total",
+            "Chat actors restarted from the journal, by reason: failure (a handler failed "
+            "unexpectedly) or cleared (POST /locks/clear).",
+            ["reason"],
+            registry=r,
+        )
+        self.quarantined_messages = Counter(
+            "conserje_quarantined_messages_total",
+            "Guest messages set aside unanswered because handling them failed twice.",
+            registry=r,
+        )
+        self.unexpected_errors = Counter(
+            "conserje_unexpected_errors_total",
+            "Unexpected exceptions caught and logged, by where: chat_actor, supervisor, "
+            "request (answered 500), thread (uncaught in any thread).",
+            ["where"],
+            registry=r,
+        )
+
         # Fixed label sets start at zero, so a rate over them exists before the first event.
         for kind in MESSAGE_KINDS:
             self.messages_received.labels(kind)
@@ -243,6 +271,10 @@ class Metrics:
             self.webhooks.labels(outcome)
         for direction in TOKEN_DIRECTIONS:
             self.model_tokens.labels(direction)
+        for reason in RESTART_REASONS:
+            self.chat_actor_restarts.labels(reason)
+        for where in ERROR_PLACES:
+            self.unexpected_errors.labels(where)
 
     def exposition(self) -> bytes:
         """Render every metric in the Prometheus text format."""

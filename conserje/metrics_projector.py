@@ -21,6 +21,7 @@ from conserje.eventlog.events import (
     Event,
     HandoffStarted,
     MessageReceived,
+    MessagesQuarantined,
     ReplySending,
     ReplySent,
     RunFinished,
@@ -113,6 +114,9 @@ class MetricsProjector:
                 self._forget_high(event.chat)
             case ContextReset():
                 self._forget_high(event.chat)
+            case MessagesQuarantined():
+                m.quarantined_messages.inc(len(event.message_ids))
+                self._turns.pop(event.turn_id, None)
             case _:
                 self._turn_step(event)
 

@@ -9,6 +9,7 @@ ticker.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ import pykka
 from conserje.actors.board import Board
 from conserje.actors.buffer import BufferPolicy
 from conserje.actors.clock import Clock, SystemClock
-from conserje.actors.messages import Boot, Deliver, Presence
+from conserje.actors.messages import Boot, ClearAll, Deliver, Presence
 from conserje.actors.supervisor import Supervisor
 from conserje.actors.ticker import Ticker
 from conserje.actors.toolstep import ESCALATE
@@ -33,7 +34,7 @@ from conserje.errors import JournalCorrupt, JournalError, JournalUnavailable
 from conserje.eventlog.events import Event
 from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.projection import ChatState
-from conserje.eventlog.restore import restore
+from conserje.eventlog.restore import rebuild_chats, restore
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import write_snapshot
 from conserje.eventlog.snapshotter import Snapshotter
@@ -154,6 +155,7 @@ class Runtime:
             idle_after=settings.actor_idle_ms / 1000,
             max_live=settings.actor_max_live,
             sweep_every=settings.cleanup_interval / 1000,
+            rebuild=functools.partial(rebuild_chats, settings.journal_dir),
         )
         self.ticker = Ticker(self.supervisor, self.clock)
 
@@ -219,6 +221,10 @@ class Runtime:
     def presence(self, chat: str, status: str, at: float) -> None:
         """Pass a guest's typing state to the supervisor (not journaled unless it matters)."""
         self.supervisor.tell(Presence(chat, status, at))
+
+    def clear_chat_actors(self) -> None:
+        """Restart every live chat actor from the journal, each after its current message."""
+        self.supervisor.tell(ClearAll())
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop the ticker and actors, then flush and close the journal."""

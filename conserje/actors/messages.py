@@ -11,13 +11,16 @@ __all__ = [
     "Arm",
     "Boot",
     "ChatStatus",
+    "ClearAll",
     "Compact",
     "Deliver",
     "Passivate",
     "Passivated",
     "Presence",
+    "Restart",
     "Resume",
     "StillBusy",
+    "Stopped",
     "Tick",
 ]
 
@@ -72,11 +75,13 @@ class ChatStatus:
     Attributes:
         turn_since: when the turn in flight started, or ``None``.
         waiting: guest messages waiting for a turn.
+        paused_until: until when a hand-off keeps the assistant quiet (0: not paused).
     """
 
     chat: str
     turn_since: float | None
     waiting: int
+    paused_until: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,3 +107,27 @@ class StillBusy:
 @dataclass(frozen=True)
 class Compact:
     """The periodic sweep: compact this chat's history if it is over the threshold."""
+
+
+@dataclass(frozen=True)
+class ClearAll:
+    """An operator asks for every live chat actor to be restarted from the journal."""
+
+
+@dataclass(frozen=True)
+class Restart:
+    """The supervisor asks a chat actor to stop after what it is doing, for a restart."""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A chat actor stopped to be restarted from the journal.
+
+    Attributes:
+        reason: ``failure`` (it failed unexpectedly) or ``cleared`` (an operator asked).
+        error: the failure, for the log ("" when cleared).
+    """
+
+    chat: str
+    reason: str
+    error: str = ""

@@ -14,6 +14,11 @@ asked to stop (:class:`Passivate`). It hands its state back (:class:`Passivated`
 declines if work arrived (:class:`StillBusy`); whatever reaches the supervisor for
 that chat in between is held and handed to the next incarnation, so nothing is ever
 sent to a stopped mailbox.
+
+A chat actor that failed unexpectedly, or that an operator cleared (:class:`ClearAll`),
+stops and says so (:class:`Stopped`); the supervisor rebuilds that chat from the
+journal, after a backoff when it failed, and starts a new incarnation with what was
+held meanwhile (minus what the journal already gave it).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections import defaultdict
+from collections.abc import Callable, Collection
 from typing import Any
 
 import pykka
@@ -32,22 +38,35 @@ from conserje.actors.messages import (
     Arm,
     Boot,
     ChatStatus,
+    ClearAll,
     Compact,
     Deliver,
     Passivate,
     Passivated,
     Presence,
+    Restart,
     StillBusy,
+    Stopped,
     Tick,
 )
 from conserje.actors.turn import TurnDeps
 from conserje.eventlog.events import Event, MessageReceived
 from conserje.eventlog.projection import ChatState
+from conserje.logs import mask
 from conserje.metrics import MAILBOX_SAMPLE_SECONDS, Metrics
 
-__all__ = ["Supervisor"]
+__all__ = ["RESTART_BACKOFF", "RESTART_BACKOFF_MAX", "Rebuild", "Supervisor"]
 
 log = logging.getLogger(__name__)
+
+RESTART_BACKOFF = 0.5
+"""Seconds before a failed chat actor's first restart; each further failure doubles it."""
+
+RESTART_BACKOFF_MAX = 30.0
+"""The longest wait before a restart; a chat quiet for twice this starts again at the first."""
+
+Rebuild = Callable[[Collection[str]], tuple[dict[str, ChatState], int]]
+"""Rebuilds chats from the journal: their states, and the seq of the last event read."""
 
 
 class Supervisor(pykka.ThreadingActor):
@@ -62,6 +81,8 @@ class Supervisor(pykka.ThreadingActor):
         max_live: chat actors alive at most before idle ones are passivated early.
         sweep_every: seconds between sweeps that compact idle chats still over the
             token threshold (``CLEANUP_INTERVAL``), e.g. after a compaction failed.
+        rebuild: how a restarted chat is rebuilt from the journal
+            (:func:`conserje.eventlog.restore.rebuild_chats` on the journal's directory).
     """
 
     def __init__(
@@ -74,6 +95,7 @@ class Supervisor(pykka.ThreadingActor):
         idle_after: float = 300.0,
         max_live: int = 1000,
         sweep_every: float = 3600.0,
+        rebuild: Rebuild,
     ) -> None:
         super().__init__()
         self._deps = deps
@@ -91,6 +113,9 @@ class Supervisor(pykka.ThreadingActor):
         self._sweep_every = sweep_every
         self._swept: float | None = None
         self._stopping: dict[str, list[Any]] = {}
+        self._rebuild = rebuild
+        self._restarts: dict[str, float] = {}
+        self._failures: dict[str, tuple[int, float]] = {}
 
     def on_receive(self, message: Any) -> None:
         """Handle one message; a failure is logged and never kills the supervisor."""
@@ -109,18 +134,29 @@ class Supervisor(pykka.ThreadingActor):
                     self._arm(chat, at)
                 case ChatStatus(chat):
                     before = self._board.busy().get(chat)
-                    self._board.update(message)
+                    self._board.update(message, self._deps.clock.now())
                     # A change of state is activity; a repeated report is not.
                     if chat in self._actors and self._board.busy().get(chat) != before:
                         self._last_active[chat] = self._deps.clock.now()
-                case Passivated(chat, state):
-                    self._passivated(chat, state)
-                case StillBusy(chat):
-                    self._release(chat, self._actors[chat])
+                case Passivated() | StillBusy() | Stopped():
+                    self._stopping_actor(message)
                 case Boot(states):
                     self._boot(states)
+                case ClearAll():
+                    self._clear_all()
         except Exception:
+            self._metrics.unexpected_errors.labels("supervisor").inc()
             log.exception("supervisor: handling %s failed", type(message).__name__)
+
+    def _stopping_actor(self, message: Passivated | StillBusy | Stopped) -> None:
+        """Follow a chat actor asked to stop: it stopped, declined, or stopped to restart."""
+        match message:
+            case Passivated(chat, state):
+                self._passivated(chat, state)
+            case StillBusy(chat):
+                self._release(chat, self._actors[chat])
+            case Stopped():
+                self._stopped(message)
 
     def on_stop(self) -> None:
         """Stop every chat actor, letting each finish the message it is handling."""
@@ -153,8 +189,12 @@ class Supervisor(pykka.ThreadingActor):
                 self._metrics.race_errors.inc(sum(isinstance(e, MessageReceived) for e in events))
             if chat in self._stopping:
                 self._stopping[chat].append(Deliver(tuple(events)))
-            else:
+                continue
+            try:
                 self._actor_for(chat).tell(Deliver(tuple(events)))
+            except pykka.ActorDeadError:
+                # It stopped to restart and has not said so yet: its Stopped is coming.
+                self._stopping[chat] = [Deliver(tuple(events))]
 
     def _actor_for(self, chat: str) -> pykka.ActorRef[Any]:
         ref = self._actors.get(chat)
@@ -197,6 +237,7 @@ class Supervisor(pykka.ThreadingActor):
     def _passivated(self, chat: str, state: ChatState) -> None:
         del self._actors[chat]
         self._last_active.pop(chat, None)
+        self._failures.pop(chat, None)
         self._states[chat] = state
         self._metrics.chat_passivations.inc()
         self._count_live()
@@ -216,11 +257,75 @@ class Supervisor(pykka.ThreadingActor):
         else:
             self._deadlines[chat] = at
 
+    def _clear_all(self) -> None:
+        """Ask every live chat actor to stop after its current message and restart."""
+        cleared = [chat for chat in self._actors if chat not in self._stopping]
+        for chat in cleared:
+            self._stopping[chat] = []
+            self._actors[chat].tell(Restart())
+        log.info("restarting %d chat actor(s) from the journal", len(cleared))
+
+    def _stopped(self, message: Stopped) -> None:
+        """A chat actor stopped to restart: hold its chat's messages and schedule it."""
+        chat = message.chat
+        self._actors.pop(chat, None)
+        self._last_active.pop(chat, None)
+        self._deadlines.pop(chat, None)
+        self._count_live()
+        self._stopping.setdefault(chat, [])
+        self._metrics.chat_actor_restarts.labels(message.reason).inc()
+        now = self._deps.clock.now()
+        delay = 0.0
+        if message.reason == "failure":
+            self._metrics.unexpected_errors.labels("chat_actor").inc()
+            delay = self._backoff(chat, now)
+            log.warning(
+                "chat %s: actor failed (%s); restarting from the journal in %.1f s",
+                mask(chat),
+                message.error,
+                delay,
+            )
+        self._restarts[chat] = now + delay
+
+    def _backoff(self, chat: str, now: float) -> float:
+        count, last = self._failures.get(chat, (0, now))
+        if now - last > 2 * RESTART_BACKOFF_MAX:
+            count = 0
+        self._failures[chat] = (count + 1, now)
+        return min(RESTART_BACKOFF * 2**count, RESTART_BACKOFF_MAX)
+
+    def _restart(self, chats: list[str], now: float) -> None:
+        """Start new incarnations of ``chats`` from the journal, with what was held."""
+        try:
+            states, last_seq = self._rebuild(chats)
+        except Exception:
+            self._metrics.unexpected_errors.labels("supervisor").inc()
+            log.exception("chats not rebuilt from the journal; trying again later")
+            for chat in chats:
+                self._restarts[chat] = now + RESTART_BACKOFF_MAX
+            return
+        for chat in chats:
+            del self._restarts[chat]
+            self._states[chat] = states.get(chat) or ChatState(chat)
+            ref = self._actor_for(chat)
+            for held in self._stopping.pop(chat, []):
+                if isinstance(held, Deliver):
+                    # What the journal already gave the new state must not apply twice.
+                    fresh = tuple(e for e in held.events if e.seq > last_seq)
+                    if fresh:
+                        ref.tell(Deliver(fresh))
+                else:
+                    ref.tell(held)
+
     def _tick(self, now: float) -> None:
         due = [chat for chat, at in self._deadlines.items() if at <= now]
         for chat in due:
             del self._deadlines[chat]
-            self._actors[chat].tell(Tick(now))
+            if chat not in self._stopping:
+                self._actors[chat].tell(Tick(now))
+        restarts = [chat for chat, at in self._restarts.items() if at <= now]
+        if restarts:
+            self._restart(restarts, now)
         if self._swept is None:
             self._swept = now
         elif now - self._swept >= self._sweep_every:

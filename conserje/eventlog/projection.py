@@ -15,10 +15,12 @@ from conserje.eventlog.events import (
     AgentMessage,
     ContextReset,
     Event,
+    HandlerFailed,
     HandoffEnded,
     HandoffStarted,
     InterimSent,
     MessageReceived,
+    MessagesQuarantined,
     PresenceSubscribed,
     ReplyRejected,
     ReplySending,
@@ -115,6 +117,8 @@ class ChatState:
     presence_subscribed: bool = False
     last_input_tokens: int = 0
     compacted: list[dict[str, Any]] = field(default_factory=list)
+    failed_work: str = ""
+    failed_attempts: int = 0
 
     def paused(self, now: float) -> bool:
         """Tell whether a hand-off keeps the assistant quiet at ``now``."""
@@ -156,6 +160,17 @@ class ChatState:
                 self._step(event)
             case ReplySending() | ReplySent() | ReplyRejected():
                 self._step(event)
+            case HandlerFailed():
+                self.failed_work = event.work
+                self.failed_attempts = event.attempt
+            case MessagesQuarantined():
+                for message_id in event.message_ids:
+                    self.pending.pop(message_id, None)
+                if self.turn is not None and self.turn.turn_id == event.turn_id:
+                    self.turn = None
+                self.last_outcome = "quarantined"
+                self.failed_work = ""
+                self.failed_attempts = 0
             case _:
                 self._context(event)
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import falcon
 
-from conserje.http.admin import HealthResource, InfoResource, LocksResource, ReadyResource
+from conserje.http.admin import (
+    HealthResource,
+    InfoResource,
+    LocksClearResource,
+    LocksResource,
+    ReadyResource,
+)
 from conserje.http.chats import PauseResource, ResetResource, ResumeResource
 from conserje.http.dashboard_page import DashboardAsset, DashboardPage, DashboardStats
 from conserje.http.live import EventStreamResource
@@ -26,6 +32,7 @@ def create_app(runtime: Runtime) -> falcon.App:
     app.add_route("/ready", ReadyResource(runtime))
     app.add_route("/", InfoResource(runtime))
     app.add_route("/locks", LocksResource(runtime))
+    app.add_route("/locks/clear", LocksClearResource(runtime))
     app.add_route("/metrics", MetricsResource(runtime))
     app.add_route("/chats/{chat}/pause", PauseResource(runtime))
     app.add_route("/chats/{chat}/resume", ResumeResource(runtime))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 
 import openai
@@ -20,6 +21,7 @@ from conserje.actors.turn import TurnDeps
 from conserje.assistant.responses import ResponsesModel
 from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.jsonl import JsonlJournal
+from conserje.eventlog.restore import rebuild_chats
 from conserje.testing.fake_openai import FakeOpenAI
 from conserje.testing.fake_whapi import FakeWhapi
 from conserje.whapi.client import WhapiClient
@@ -42,7 +44,8 @@ def actor_world(tmp_path, *, max_messages=50, deps_options=None, **supervisor_op
         deps = TurnDeps(journal, model, whapi, clock, "Europe/Madrid", **(deps_options or {}))
         policy = BufferPolicy(window=5.0, max_wait=20.0, max_messages=max_messages)
         board = Board()
-        supervisor = Supervisor.start(deps, policy, board, **supervisor_options)
+        rebuild = functools.partial(rebuild_chats, tmp_path / "journal")
+        supervisor = Supervisor.start(deps, policy, board, rebuild=rebuild, **supervisor_options)
         supervisor.tell(Boot({}))
         try:
             yield clock, journal, supervisor, oa, wh, board
