@@ -22,6 +22,7 @@ from conserje.assistant.responses import ResponsesModel
 from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.restore import rebuild_chats
+from conserje.metrics_projector import MetricsProjector
 from conserje.testing.fake_openai import FakeOpenAI
 from conserje.testing.fake_whapi import FakeWhapi
 from conserje.whapi.client import WhapiClient
@@ -30,17 +31,33 @@ GUEST = "34611222333@s.whatsapp.net"
 
 
 @contextlib.contextmanager
-def actor_world(tmp_path, *, max_messages=50, deps_options=None, **supervisor_options):
-    """A supervisor on a manual clock, with a real journal and the two fakes."""
+def actor_world(
+    tmp_path,
+    *,
+    max_messages=50,
+    deps_options=None,
+    whapi_class=WhapiClient,
+    metrics=None,
+    **supervisor_options,
+):
+    """A supervisor on a manual clock, with a real journal and the two fakes.
+
+    ``metrics``, when given, counts both what the journal says and what the
+    supervisor sees, as in the server.
+    """
     clock = ManualClock()
     with FakeOpenAI() as oa, FakeWhapi(token="t", echo=False) as wh:
-        journal = JsonlJournal(tmp_path / "journal", clock=clock.now)
+        observers = []
+        if metrics is not None:
+            observers.append(MetricsProjector(metrics, token_threshold=0, tool_names=[]).observe)
+            supervisor_options["metrics"] = metrics
+        journal = JsonlJournal(tmp_path / "journal", clock=clock.now, on_append=observers)
         journal.start()
         client = openai.OpenAI(api_key="k", base_url=oa.base_url, _strict_response_validation=True)
         model = ResponsesModel(
             client, model="m", instructions="be kind", background=True, clock=clock, run_timeout=60
         )
-        whapi = WhapiClient(wh.url, "t")
+        whapi = whapi_class(wh.url, "t")
         deps = TurnDeps(journal, model, whapi, clock, "Europe/Madrid", **(deps_options or {}))
         policy = BufferPolicy(window=5.0, max_wait=20.0, max_messages=max_messages)
         board = Board()
@@ -70,7 +87,9 @@ def drain(supervisor):
     """Wait until every actor has handled what was sent before (mailboxes are FIFO)."""
     supervisor.ask("sync")
     for ref in pykka.ActorRegistry.get_by_class(ChatActor):
-        ref.ask("sync")
+        # An actor stopping to restart answers nothing more; the supervisor follows it.
+        with contextlib.suppress(pykka.ActorDeadError):
+            ref.ask("sync")
     supervisor.ask("sync")
 
 

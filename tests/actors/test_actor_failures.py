@@ -1,0 +1,154 @@
+"""Guarantee 8: a chat actor that fails is journaled, restarted from the journal, and counted."""
+
+from __future__ import annotations
+
+import json
+
+import pykka
+import pytest
+
+from conserje.actors.chat import ChatActor
+from conserje.actors.messages import ClearAll
+from conserje.actors.supervisor import RESTART_BACKOFF
+from conserje.metrics import Metrics
+from conserje.testing.wait import wait_for
+from conserje.whapi.client import WhapiClient
+from tests.actors.test_chat_actor import GUEST, actor_world, deliver, drain, tick
+
+
+class BuggyWhapi(WhapiClient):
+    """A Whapi client with a bug: its first ``failures`` sends raise, as a bug would."""
+
+    failures = 0
+
+    def send_text(self, to: str, body: str, *, typing_time: int = 0) -> str:
+        """Fail unexpectedly while failures remain, then send for real."""
+        if BuggyWhapi.failures:
+            BuggyWhapi.failures -= 1
+            raise RuntimeError("unexpected bug while sending")
+        return super().send_text(to, body, typing_time=typing_time)
+
+
+@pytest.fixture
+def buggy_world(tmp_path):
+    metrics = Metrics()
+    with actor_world(tmp_path, whapi_class=BuggyWhapi, metrics=metrics) as built:
+        yield (*built, metrics)
+    BuggyWhapi.failures = 0
+
+
+def journal_events(tmp_path, kind=None):
+    lines = [
+        json.loads(line)
+        for path in sorted((tmp_path / "journal").glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    return [e for e in lines if kind is None or e["type"] == kind]
+
+
+def value(metrics, name, **labels):
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def restart_after_backoff(supervisor, clock):
+    """Let the supervisor's restart backoff pass, and the new incarnation work."""
+    drain(supervisor)
+    clock.advance(RESTART_BACKOFF * 4)
+    tick(supervisor, clock)
+    tick(supervisor, clock)
+
+
+def test_a_failure_is_journaled_and_the_restarted_actor_answers_once(buggy_world, tmp_path):
+    clock, journal, supervisor, _oa, wh, board, metrics = buggy_world
+    BuggyWhapi.failures = 1
+    deliver(journal, supervisor, "hola")
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    assert wh.sent == []
+    (failed,) = journal_events(tmp_path, "handler_failed")
+    assert failed["attempt"] == 1
+    assert "unexpected bug while sending" in failed["error"]
+    assert value(metrics, "conserje_chat_actor_restarts_total", reason="failure") == 1
+    assert value(metrics, "conserje_unexpected_errors_total", where="chat_actor") == 1
+
+    restart_after_backoff(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: hola"]
+    assert [e["outcome"] for e in journal_events(tmp_path, "turn_finished")] == ["replied"]
+    assert journal_events(tmp_path, "messages_quarantined") == []
+    assert board.live_actors == 1
+
+
+def test_work_that_fails_twice_is_quarantined_and_the_chat_goes_on(buggy_world, tmp_path):
+    clock, journal, supervisor, _oa, wh, board, metrics = buggy_world
+    BuggyWhapi.failures = 2
+    deliver(journal, supervisor, "uno", "dos")
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    restart_after_backoff(supervisor, clock)
+
+    assert [e["attempt"] for e in journal_events(tmp_path, "handler_failed")] == [1, 2]
+    (quarantined,) = journal_events(tmp_path, "messages_quarantined")
+    assert quarantined["message_ids"] == ["m-uno", "m-dos"]
+    (turn,) = journal_events(tmp_path, "turn_started")
+    assert quarantined["turn_id"] == turn["turn_id"]
+    wait_for(
+        lambda: value(metrics, "conserje_quarantined_messages_total") == 2,
+        timeout=5,
+        what="quarantined messages counted",
+    )
+    assert value(metrics, "conserje_chat_actor_restarts_total", reason="failure") == 2
+    assert wh.sent == []
+
+    # The chat is not stuck: its next message gets its answer, without the set-aside ones.
+    restart_after_backoff(supervisor, clock)
+    deliver(journal, supervisor, "tres")
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: tres"]
+    assert board.busy() == {}
+
+
+def test_repeated_failures_back_off_longer_each_time(buggy_world, tmp_path):
+    clock, journal, supervisor, _oa, wh, _board, metrics = buggy_world
+    BuggyWhapi.failures = 3
+    deliver(journal, supervisor, "uno")
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    restart_after_backoff(supervisor, clock)
+    restart_after_backoff(supervisor, clock)
+    # Quarantined after two failures; the next message fails a third time.
+    deliver(journal, supervisor, "dos")
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    assert value(metrics, "conserje_chat_actor_restarts_total", reason="failure") == 3
+    # The third restart waits 4 backoffs: not yet after 3 of them.
+    clock.advance(RESTART_BACKOFF * 3)
+    tick(supervisor, clock)
+    assert pykka.ActorRegistry.get_by_class(ChatActor) == []
+    clock.advance(RESTART_BACKOFF * 1.5)
+    tick(supervisor, clock)
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: dos"]
+
+
+def test_clearing_restarts_every_actor_from_the_journal_and_loses_nothing(buggy_world, tmp_path):
+    clock, journal, supervisor, _oa, wh, board, metrics = buggy_world
+    other = "34699888777@s.whatsapp.net"
+    deliver(journal, supervisor, "uno")
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    deliver(journal, supervisor, "dos")
+    supervisor.tell(ClearAll())
+    # Arrives while the chat restarts: held, then handed to the new incarnation once.
+    deliver(journal, supervisor, "tres")
+    drain(supervisor)
+    tick(supervisor, clock)
+    assert value(metrics, "conserje_chat_actor_restarts_total", reason="cleared") == 1
+    assert board.live_actors == 1
+    assert other not in board.busy()
+
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: uno", "echo: dos\ntres"]
+    assert value(metrics, "conserje_chat_actor_restarts_total", reason="failure") == 0
+    assert GUEST not in board.busy()
