@@ -13,6 +13,7 @@ from conserje.config import Settings
 from conserje.http.app import create_app
 from conserje.http.live import MAX_STREAMS
 from conserje.runtime import Runtime
+from conserje.uncaught import watch_threads
 
 __all__ = ["serve"]
 
@@ -40,6 +41,7 @@ def serve(settings: Settings) -> int:
 
     runtime = Runtime(settings, on_fatal=on_fatal)
     logging.getLogger().addHandler(runtime.recent_logs)
+    unwatch = watch_threads(runtime.metrics)
     server = create_server(
         create_app(runtime),
         host=settings.host,
@@ -74,5 +76,6 @@ def serve(settings: Settings) -> int:
             signal.signal(signum, handler)
         server.close()
         runtime.shutdown()
+        unwatch()
         logging.getLogger().removeHandler(runtime.recent_logs)
     return 1 if fatal.is_set() or runtime.failure else 0

@@ -27,6 +27,7 @@ import logging
 import queue
 from collections import defaultdict
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from typing import Any
 
 import pykka
@@ -116,6 +117,10 @@ class Supervisor(pykka.ThreadingActor):
         self._rebuild = rebuild
         self._restarts: dict[str, float] = {}
         self._failures: dict[str, tuple[int, float]] = {}
+        # Guest messages told to a chat busy with a turn wait in its mailbox, unseen by
+        # it until the turn ends: counted here (with that turn's start) for the views.
+        self._queued: dict[str, tuple[float, int]] = {}
+        self._reported: dict[str, ChatStatus] = {}
 
     def on_receive(self, message: Any) -> None:
         """Handle one message; a failure is logged and never kills the supervisor."""
@@ -134,7 +139,7 @@ class Supervisor(pykka.ThreadingActor):
                     self._arm(chat, at)
                 case ChatStatus(chat):
                     before = self._board.busy().get(chat)
-                    self._board.update(message, self._deps.clock.now())
+                    self._show(message)
                     # A change of state is activity; a repeated report is not.
                     if chat in self._actors and self._board.busy().get(chat) != before:
                         self._last_active[chat] = self._deps.clock.now()
@@ -147,6 +152,21 @@ class Supervisor(pykka.ThreadingActor):
         except Exception:
             self._metrics.unexpected_errors.labels("supervisor").inc()
             log.exception("supervisor: handling %s failed", type(message).__name__)
+
+    def _show(self, status: ChatStatus) -> None:
+        """Publish a chat's status, with the messages waiting in its mailbox counted."""
+        chat = status.chat
+        queued = self._queued.get(chat)
+        if queued is not None and queued[0] != status.turn_since:
+            del self._queued[chat]
+            queued = None
+        if status.turn_since is None:
+            self._reported.pop(chat, None)
+        else:
+            self._reported[chat] = status
+        if queued is not None:
+            status = replace(status, waiting=status.waiting + queued[1])
+        self._board.update(status, self._deps.clock.now())
 
     def _stopping_actor(self, message: Passivated | StillBusy | Stopped) -> None:
         """Follow a chat actor asked to stop: it stopped, declined, or stopped to restart."""
@@ -186,7 +206,13 @@ class Supervisor(pykka.ThreadingActor):
             status = busy.get(chat)
             if status is not None and status.turn_since is not None:
                 # The seed raced a second run here; the mailbox makes these wait instead.
-                self._metrics.race_errors.inc(sum(isinstance(e, MessageReceived) for e in events))
+                arrived = sum(isinstance(e, MessageReceived) for e in events)
+                self._metrics.race_errors.inc(arrived)
+                since, queued = self._queued.get(chat, (status.turn_since, 0))
+                if since != status.turn_since:
+                    queued = 0
+                self._queued[chat] = (status.turn_since, queued + arrived)
+                self._show(self._reported.get(chat, status))
             if chat in self._stopping:
                 self._stopping[chat].append(Deliver(tuple(events)))
                 continue

@@ -13,6 +13,7 @@ from conserje.http.admin import (
 )
 from conserje.http.chats import PauseResource, ResetResource, ResumeResource
 from conserje.http.dashboard_page import DashboardAsset, DashboardPage, DashboardStats
+from conserje.http.failures import UnexpectedErrorHandler
 from conserje.http.live import EventStreamResource
 from conserje.http.metrics import MetricsResource
 from conserje.http.timeline import TimelineResource
@@ -25,6 +26,7 @@ __all__ = ["create_app"]
 def create_app(runtime: Runtime) -> falcon.App:
     """Build the WSGI app for ``runtime``."""
     app = falcon.App()
+    app.add_error_handler(Exception, UnexpectedErrorHandler(runtime.metrics))
     hook = HookResource(runtime)
     app.add_route("/hook", hook)
     app.add_route("/hook/{token}", hook)
