@@ -112,6 +112,17 @@ _STORIES: dict[type, Story] = {
     ev.ThreadCompacted: lambda e: ("system", _compaction(e)),
     ev.ContextReset: lambda e: (e.by, "context reset: the next turn starts afresh"),
     ev.PresenceSubscribed: lambda e: ("system", "subscribed to the guest's typing"),
+    ev.HandlerFailed: lambda e: (
+        "system",
+        f"failed unexpectedly handling {e.handling} (attempt {e.attempt}): {e.error}; "
+        "restarting from the journal",
+    ),
+    ev.MessagesQuarantined: lambda e: (
+        "system",
+        f"{plural(len(e.message_ids), 'message')} set aside unanswered after failing twice"
+        + (f" in turn {e.turn_id}" if e.turn_id else "")
+        + f": {e.error}",
+    ),
 }
 
 
