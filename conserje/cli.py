@@ -47,7 +47,7 @@ def _serve() -> int:
             print(f"conserje: {problem}", file=sys.stderr)
         print("conserje: not started; fix the settings above and try again", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, settings.log_repeat_window_ms / 1000)
     from conserje.server import serve  # noqa: PLC0415 - keep `--help` and config errors fast
 
     return serve(settings)

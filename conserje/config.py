@@ -17,6 +17,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conserje.errors import ConfigError
+from conserje.logs import LOG_FORMATS
 
 __all__ = ["DEFAULT_FALLBACK", "DEFAULT_INSTRUCTIONS", "Settings", "load_settings"]
 
@@ -78,6 +79,8 @@ class Settings:
     journal_snapshot_events: int
     webhook_max_bytes: int
     log_level: str
+    log_format: str
+    log_repeat_window_ms: int
 
     @property
     def production(self) -> bool:
@@ -244,6 +247,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         journal_snapshot_events=r.integer("JOURNAL_SNAPSHOT_EVENTS", 50_000, 1, 1_000_000_000),
         webhook_max_bytes=r.integer("WEBHOOK_MAX_BYTES", 1_048_576, 1_024, 104_857_600),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        log_format=r.choice("LOG_FORMAT", "text", LOG_FORMATS),
+        log_repeat_window_ms=r.integer("LOG_REPEAT_WINDOW_MS", 60_000, 0, 86_400_000),
     )
     _check_data_dir(data_dir, r.problems)
     if r.problems:

@@ -35,7 +35,7 @@ from conserje.actors.messages import (
 from conserje.actors.turn import TurnDeps, TurnRunner
 from conserje.eventlog.events import Event, HandlerFailed, MessageReceived, MessagesQuarantined
 from conserje.eventlog.projection import ChatState
-from conserje.logs import mask
+from conserje.logs import mask, turn_context
 
 __all__ = ["FAILURES_BEFORE_QUARANTINE", "ChatActor"]
 
@@ -156,13 +156,14 @@ class ChatActor(pykka.ThreadingActor):
         """Journal an unexpected failure, quarantine work that failed before, and restart."""
         chat = self.state.chat
         error = f"{type(exc).__name__}: {exc}"
-        log.error(
-            "chat %s: handling %s failed; restarting from the journal",
-            mask(chat),
-            handling,
-            exc_info=exc,
-        )
         turn = self.state.turn
+        with turn_context(turn.turn_id if turn else ""):
+            log.error(
+                "chat %s: handling %s failed; restarting from the journal",
+                mask(chat),
+                handling,
+                exc_info=exc,
+            )
         ids = [m.message_id for m in turn.messages] if turn else list(self.state.pending)
         work = turn.turn_id if turn else ",".join(ids)
         attempt = 1
