@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 JOURNAL_OPEN_WAIT = 10.0
 """Seconds a webhook waits for boot to open the journal before answering 503."""
 
+JOURNAL_CLOSE_FLOOR = 1.0
+"""Seconds the journal always gets to write what is queued when the server stops."""
+
 
 class Runtime:
     """Everything the server runs, and its lifecycle.
@@ -156,6 +159,7 @@ class Runtime:
             max_live=settings.actor_max_live,
             sweep_every=settings.cleanup_interval / 1000,
             rebuild=functools.partial(rebuild_chats, settings.journal_dir),
+            stop_within=settings.shutdown_timeout_ms / 1000,
         )
         self.ticker = Ticker(self.supervisor, self.clock)
 
@@ -212,6 +216,8 @@ class Runtime:
             JournalUnavailable: the journal is not open (within a bounded wait) or
                 cannot write; the webhook must answer 503 so Whapi retries.
         """
+        if self.phase == "stopping":
+            raise JournalUnavailable("the server is stopping")
         if not self.journal_open.wait(JOURNAL_OPEN_WAIT):
             raise JournalUnavailable("the journal is still being replayed")
         written = self.journal.append(events)
@@ -227,16 +233,29 @@ class Runtime:
         self.supervisor.tell(ClearAll())
 
     def shutdown(self, timeout: float | None = None) -> None:
-        """Stop the ticker and actors, then flush and close the journal."""
+        """Refuse webhooks, stop the ticker and actors, then flush and close the journal.
+
+        Args:
+            timeout: seconds for all of it (default ``SHUTDOWN_TIMEOUT_MS``). Chat
+                actors still busy then are left to the process's exit; boot resumes
+                their work from the journal.
+        """
         budget = self.settings.shutdown_timeout_ms / 1000 if timeout is None else timeout
+        deadline = time.monotonic() + budget
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         self.phase = "stopping"
         self.ticker.stop()
         try:
-            self.supervisor.stop(timeout=budget)
+            self.supervisor.stop(timeout=left())
         except pykka.Timeout:
             log.warning("actors did not stop within %.1f s; boot will resume their work", budget)
-        self.snapshotter.stop(timeout=budget)
-        self.journal.close()
+        self.snapshotter.stop(timeout=left())
+        # What is queued is written even past the budget: it is a few lines, and appends
+        # already queued may have been promised to a caller.
+        self.journal.close(timeout=max(left(), JOURNAL_CLOSE_FLOOR))
         self.whapi.close()
         self.tools.close()
 

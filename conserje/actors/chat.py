@@ -33,6 +33,7 @@ from conserje.actors.messages import (
     Tick,
 )
 from conserje.actors.turn import TurnDeps, TurnRunner
+from conserje.errors import JournalUnavailable
 from conserje.eventlog.events import Event, HandlerFailed, MessageReceived, MessagesQuarantined
 from conserje.eventlog.projection import ChatState
 from conserje.logs import mask, turn_context
@@ -55,6 +56,10 @@ class ChatActor(pykka.ThreadingActor):
         policy: when a burst of messages becomes a turn.
         supervisor: where deadlines and status changes are reported.
     """
+
+    # A turn still running when the server stops must not hold the process up: the
+    # journal says where it was, and boot resumes it.
+    use_daemon_thread = True
 
     def __init__(
         self,
@@ -162,7 +167,9 @@ class ChatActor(pykka.ThreadingActor):
                 "chat %s: handling %s failed; restarting from the journal",
                 mask(chat),
                 handling,
-                exc_info=exc,
+                # A journal that refuses writes (failed, or closed as the server stops)
+                # is reported where it happens; its traceback here says nothing more.
+                exc_info=None if isinstance(exc, JournalUnavailable) else exc,
             )
         ids = [m.message_id for m in turn.messages] if turn else list(self.state.pending)
         work = turn.turn_id if turn else ",".join(ids)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import replace
@@ -73,6 +74,9 @@ Rebuild = Callable[[Collection[str]], tuple[dict[str, ChatState], int]]
 class Supervisor(pykka.ThreadingActor):
     """Routes journaled events to chat actors and drives their deadlines.
 
+    Its thread, and its chat actors', do not hold the process up at exit: what they
+    leave unfinished when the server stops is resumed from the journal at boot.
+
     Args:
         deps: what every chat actor's turns need.
         policy: the buffering policy every chat uses.
@@ -84,7 +88,11 @@ class Supervisor(pykka.ThreadingActor):
             token threshold (``CLEANUP_INTERVAL``), e.g. after a compaction failed.
         rebuild: how a restarted chat is rebuilt from the journal
             (:func:`conserje.eventlog.restore.rebuild_chats` on the journal's directory).
+        stop_within: seconds the chat actors get to finish their messages when the
+            supervisor stops.
     """
+
+    use_daemon_thread = True
 
     def __init__(
         self,
@@ -97,6 +105,7 @@ class Supervisor(pykka.ThreadingActor):
         max_live: int = 1000,
         sweep_every: float = 3600.0,
         rebuild: Rebuild,
+        stop_within: float = 30.0,
     ) -> None:
         super().__init__()
         self._deps = deps
@@ -115,6 +124,7 @@ class Supervisor(pykka.ThreadingActor):
         self._swept: float | None = None
         self._stopping: dict[str, list[Any]] = {}
         self._rebuild = rebuild
+        self._stop_within = stop_within
         self._restarts: dict[str, float] = {}
         self._failures: dict[str, tuple[int, float]] = {}
         # Guest messages told to a chat busy with a turn wait in its mailbox, unseen by
@@ -179,11 +189,12 @@ class Supervisor(pykka.ThreadingActor):
                 self._stopped(message)
 
     def on_stop(self) -> None:
-        """Stop every chat actor, letting each finish the message it is handling."""
+        """Stop every chat actor, letting each finish its message within ``stop_within``."""
         for ref in self._actors.values():
             ref.stop(block=False)
+        deadline = time.monotonic() + self._stop_within
         for ref in self._actors.values():
-            ref.actor_stopped.wait(timeout=30)
+            ref.actor_stopped.wait(timeout=max(0.0, deadline - time.monotonic()))
 
     def _boot(self, states: dict[str, ChatState]) -> None:
         self._states = states
