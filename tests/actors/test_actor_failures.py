@@ -9,7 +9,8 @@ import pytest
 
 from conserje.actors.chat import ChatActor
 from conserje.actors.messages import ClearAll
-from conserje.actors.supervisor import RESTART_BACKOFF
+from conserje.actors.supervisor import RESTART_BACKOFF, RESTART_BACKOFF_MAX
+from conserje.eventlog.restore import rebuild_chats
 from conserje.metrics import Metrics
 from conserje.testing.wait import wait_for
 from conserje.whapi.client import WhapiClient
@@ -152,3 +153,31 @@ def test_clearing_restarts_every_actor_from_the_journal_and_loses_nothing(buggy_
     assert [m.body for m in wh.sent] == ["echo: uno", "echo: dos\ntres"]
     assert value(metrics, "conserje_chat_actor_restarts_total", reason="failure") == 0
     assert GUEST not in board.busy()
+
+
+def test_a_chat_the_journal_cannot_rebuild_yet_is_tried_again_and_counted(tmp_path):
+    metrics = Metrics()
+    attempts = []
+
+    def rebuild_once_unreadable(chats):
+        attempts.append(sorted(chats))
+        if len(attempts) == 1:
+            raise OSError("journal segment unreadable for a moment")
+        return rebuild_chats(tmp_path / "journal", chats)
+
+    with actor_world(tmp_path, metrics=metrics, rebuild=rebuild_once_unreadable) as built:
+        clock, journal, supervisor, _oa, wh, board = built
+        deliver(journal, supervisor, "uno")
+        supervisor.tell(ClearAll())
+        tick(supervisor, clock)
+        assert attempts == [[GUEST]]
+        assert value(metrics, "conserje_unexpected_errors_total", where="supervisor") == 1
+        assert board.live_actors == 0
+        deliver(journal, supervisor, "dos")
+
+        clock.advance(RESTART_BACKOFF_MAX + 0.1)
+        tick(supervisor, clock)
+        assert len(attempts) == 2
+        clock.advance(5.1)
+        tick(supervisor, clock)
+        assert [m.body for m in wh.sent] == ["echo: uno\ndos"]

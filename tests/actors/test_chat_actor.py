@@ -61,8 +61,10 @@ def actor_world(
         deps = TurnDeps(journal, model, whapi, clock, "Europe/Madrid", **(deps_options or {}))
         policy = BufferPolicy(window=5.0, max_wait=20.0, max_messages=max_messages)
         board = Board()
-        rebuild = functools.partial(rebuild_chats, tmp_path / "journal")
-        supervisor = Supervisor.start(deps, policy, board, rebuild=rebuild, **supervisor_options)
+        supervisor_options.setdefault(
+            "rebuild", functools.partial(rebuild_chats, tmp_path / "journal")
+        )
+        supervisor = Supervisor.start(deps, policy, board, **supervisor_options)
         supervisor.tell(Boot({}))
         try:
             yield clock, journal, supervisor, oa, wh, board
