@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pykka
 import pytest
 
@@ -14,7 +12,14 @@ from conserje.eventlog.restore import rebuild_chats
 from conserje.metrics import Metrics
 from conserje.testing.wait import wait_for
 from conserje.whapi.client import WhapiClient
-from tests.actors.test_chat_actor import GUEST, actor_world, deliver, drain, tick
+from tests.actors.test_chat_actor import (
+    GUEST,
+    actor_world,
+    deliver,
+    drain,
+    journal_events,
+    tick,
+)
 
 
 class BuggyWhapi(WhapiClient):
@@ -38,17 +43,15 @@ def buggy_world(tmp_path):
     BuggyWhapi.failures = 0
 
 
-def journal_events(tmp_path, kind=None):
-    lines = [
-        json.loads(line)
-        for path in sorted((tmp_path / "journal").glob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]
-    return [e for e in lines if kind is None or e["type"] == kind]
-
-
 def value(metrics, name, **labels):
     return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def say_and_wait(journal, supervisor, clock, *texts):
+    """Deliver guest messages and let their burst close, so that their turn runs."""
+    deliver(journal, supervisor, *texts)
+    clock.advance(5.1)
+    tick(supervisor, clock)
 
 
 def restart_after_backoff(supervisor, clock):
@@ -62,9 +65,7 @@ def restart_after_backoff(supervisor, clock):
 def test_a_failure_is_journaled_and_the_restarted_actor_answers_once(buggy_world, tmp_path):
     clock, journal, supervisor, _oa, wh, board, metrics = buggy_world
     BuggyWhapi.failures = 1
-    deliver(journal, supervisor, "hola")
-    clock.advance(5.1)
-    tick(supervisor, clock)
+    say_and_wait(journal, supervisor, clock, "hola")
     assert wh.sent == []
     (failed,) = journal_events(tmp_path, "handler_failed")
     assert failed["attempt"] == 1
@@ -82,9 +83,7 @@ def test_a_failure_is_journaled_and_the_restarted_actor_answers_once(buggy_world
 def test_work_that_fails_twice_is_quarantined_and_the_chat_goes_on(buggy_world, tmp_path):
     clock, journal, supervisor, _oa, wh, board, metrics = buggy_world
     BuggyWhapi.failures = 2
-    deliver(journal, supervisor, "uno", "dos")
-    clock.advance(5.1)
-    tick(supervisor, clock)
+    say_and_wait(journal, supervisor, clock, "uno", "dos")
     restart_after_backoff(supervisor, clock)
 
     assert [e["attempt"] for e in journal_events(tmp_path, "handler_failed")] == [1, 2]
@@ -102,9 +101,7 @@ def test_work_that_fails_twice_is_quarantined_and_the_chat_goes_on(buggy_world, 
 
     # The chat is not stuck: its next message gets its answer, without the set-aside ones.
     restart_after_backoff(supervisor, clock)
-    deliver(journal, supervisor, "tres")
-    clock.advance(5.1)
-    tick(supervisor, clock)
+    say_and_wait(journal, supervisor, clock, "tres")
     assert [m.body for m in wh.sent] == ["echo: tres"]
     assert board.busy() == {}
 
@@ -112,15 +109,11 @@ def test_work_that_fails_twice_is_quarantined_and_the_chat_goes_on(buggy_world, 
 def test_repeated_failures_back_off_longer_each_time(buggy_world, tmp_path):
     clock, journal, supervisor, _oa, wh, _board, metrics = buggy_world
     BuggyWhapi.failures = 3
-    deliver(journal, supervisor, "uno")
-    clock.advance(5.1)
-    tick(supervisor, clock)
+    say_and_wait(journal, supervisor, clock, "uno")
     restart_after_backoff(supervisor, clock)
     restart_after_backoff(supervisor, clock)
     # Quarantined after two failures; the next message fails a third time.
-    deliver(journal, supervisor, "dos")
-    clock.advance(5.1)
-    tick(supervisor, clock)
+    say_and_wait(journal, supervisor, clock, "dos")
     assert value(metrics, "conserje_chat_actor_restarts_total", reason="failure") == 3
     # The third restart waits 4 backoffs: not yet after 3 of them.
     clock.advance(RESTART_BACKOFF * 3)
@@ -135,9 +128,7 @@ def test_repeated_failures_back_off_longer_each_time(buggy_world, tmp_path):
 def test_clearing_restarts_every_actor_from_the_journal_and_loses_nothing(buggy_world, tmp_path):
     clock, journal, supervisor, _oa, wh, board, metrics = buggy_world
     other = "34699888777@s.whatsapp.net"
-    deliver(journal, supervisor, "uno")
-    clock.advance(5.1)
-    tick(supervisor, clock)
+    say_and_wait(journal, supervisor, clock, "uno")
     deliver(journal, supervisor, "dos")
     supervisor.tell(ClearAll())
     # Arrives while the chat restarts: held, then handed to the new incarnation once.

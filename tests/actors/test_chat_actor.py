@@ -254,7 +254,12 @@ def test_the_sweep_wakes_a_passivated_chat_over_the_threshold(tmp_path):
         assert [c["reason"] for c in compactions(tmp_path)] == ["sweep"]
 
 
-def compactions(tmp_path):
-    lines = (tmp_path / "journal").glob("*.jsonl")
+def journal_events(tmp_path, kind):
+    """Return the events of type ``kind`` in the world's journal, as on disk."""
+    lines = sorted((tmp_path / "journal").glob("*.jsonl"))
     events = [json.loads(line) for path in lines for line in path.read_text().splitlines()]
-    return [e for e in events if e["type"] == "thread_compacted"]
+    return [e for e in events if e["type"] == kind]
+
+
+def compactions(tmp_path):
+    return journal_events(tmp_path, "thread_compacted")
