@@ -82,7 +82,11 @@ class ChatActor(pykka.ThreadingActor):
         if self.state.has_work:
             self.actor_ref.tell(Resume())
         # A restarted actor replaces whatever its predecessor last reported.
-        self._report()
+        try:
+            self._report()
+        except Exception as exc:
+            # Raised from on_start, it would end the actor without a restart.
+            self._failed("start", exc)
 
     def on_stop(self) -> None:
         """Tell the supervisor this actor stopped to be restarted, once its mailbox is done."""
