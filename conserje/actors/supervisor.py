@@ -343,6 +343,8 @@ class Supervisor(pykka.ThreadingActor):
             return
         for chat in chats:
             del self._restarts[chat]
+            # The new incarnation knows every message: the journal's and what was held.
+            self._queued.pop(chat, None)
             self._states[chat] = states.get(chat) or ChatState(chat)
             ref = self._actor_for(chat)
             for held in self._stopping.pop(chat, []):
