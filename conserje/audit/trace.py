@@ -89,46 +89,61 @@ def traces(events: Iterable[ev.Event], chosen: EventFilter | None = None) -> Ite
         events: the journal's events, in order.
         chosen: only turns of the chats this filter lets through (by chat only).
     """
-    waiting: dict[tuple[str, str], ev.Event] = {}
-    held: dict[str, list[ev.Event]] = {}
-    open_turns: dict[str, Trace] = {}
+    follower = _Follower()
     for event in events:
-        if chosen is not None and not chosen.matches(event):
-            continue
+        if chosen is None or chosen.matches(event):
+            ended = follower.take(event)
+            if ended is not None:
+                yield ended
+    yield from follower.open.values()
+
+
+class _Follower:
+    """Follows turns through the journal: messages waiting, typing, turns in flight."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[tuple[str, str], ev.Event] = {}
+        self.held: dict[str, list[ev.Event]] = {}
+        self.open: dict[str, Trace] = {}
+
+    def take(self, event: ev.Event) -> Trace | None:
+        """Follow one event; return the trace it ends, if it ends one."""
         match event:
             case ev.MessageReceived():
-                waiting[(event.chat, event.message_id)] = event
+                self.waiting[(event.chat, event.message_id)] = event
             case ev.TurnHeld():
-                held.setdefault(event.chat, []).append(event)
+                self.held.setdefault(event.chat, []).append(event)
             case ev.TurnStarted():
-                taken = [
-                    waiting.pop((event.chat, i))
-                    for i in event.message_ids
-                    if (event.chat, i) in waiting
-                ]
-                first = min((m.ts for m in taken), default=event.ts)
-                typing = [h for h in held.pop(event.chat, []) if h.ts >= first]
-                before = sorted([*taken, *typing], key=lambda e: e.seq)
-                open_turns[event.turn_id] = Trace(event.turn_id, event.chat, [*before, event])
+                self._start(event)
+            case ev.TurnFinished():
+                return self._end(event.turn_id, event, event.outcome, event.error)
             case ev.MessagesQuarantined():
                 for message_id in event.message_ids:
-                    waiting.pop((event.chat, message_id), None)
-                trace = open_turns.pop(event.turn_id, None)
-                if trace is not None:
-                    trace.events.append(event)
-                    trace.outcome, trace.error = "quarantined", event.error
-                    yield trace
-            case ev.TurnFinished():
-                trace = open_turns.pop(event.turn_id, None)
-                if trace is not None:
-                    trace.events.append(event)
-                    trace.outcome, trace.error = event.outcome, event.error
-                    yield trace
+                    self.waiting.pop((event.chat, message_id), None)
+                return self._end(event.turn_id, event, "quarantined", event.error)
+            case ev.HandlerFailed() if event.work in self.open:
+                # A failure during the turn: why its answer came late (after a restart).
+                self.open[event.work].events.append(event)
             case _:
                 turn_id = getattr(event, "turn_id", None)
-                if turn_id in open_turns:
-                    open_turns[turn_id].events.append(event)
-    yield from open_turns.values()
+                if turn_id in self.open:
+                    self.open[turn_id].events.append(event)
+        return None
+
+    def _start(self, event: ev.TurnStarted) -> None:
+        keys = [(event.chat, i) for i in event.message_ids]
+        taken = [self.waiting.pop(key) for key in keys if key in self.waiting]
+        first = min((m.ts for m in taken), default=event.ts)
+        typing = [h for h in self.held.pop(event.chat, []) if h.ts >= first]
+        before = sorted([*taken, *typing], key=lambda e: e.seq)
+        self.open[event.turn_id] = Trace(event.turn_id, event.chat, [*before, event])
+
+    def _end(self, turn_id: str, event: ev.Event, outcome: str, error: str) -> Trace | None:
+        trace = self.open.pop(turn_id, None)
+        if trace is not None:
+            trace.events.append(event)
+            trace.outcome, trace.error = outcome, error
+        return trace
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
