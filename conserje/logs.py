@@ -18,10 +18,11 @@ import re
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 __all__ = [
     "LOG_FORMATS",
+    "MIN_SECRET_CHARS",
     "REPEAT_KEYS_LIMIT",
     "JsonFormatter",
     "RepeatFilter",
@@ -34,6 +35,9 @@ __all__ = [
 
 LOG_FORMATS = ("text", "json")
 """``LOG_FORMAT`` values: readable one-liners for a terminal, or JSON objects for machines."""
+
+MIN_SECRET_CHARS = 6
+"""Secrets shorter than this are not looked for in log lines (see ``configure_logging``)."""
 
 REPEAT_KEYS_LIMIT = 1000
 """Distinct messages :class:`RepeatFilter` remembers; the least recent is forgotten first."""
@@ -100,7 +104,29 @@ class RepeatFilter(logging.Filter):
         return True
 
 
-class TextFormatter(logging.Formatter):
+class _MaskingFormatter(logging.Formatter):
+    """A formatter that masks what it writes, the server's own secrets included.
+
+    Args:
+        secrets: values to hide wherever they appear (the configured tokens and keys,
+            which may show in a URL such as ``/hook/<token>``); shorter than
+            ``MIN_SECRET_CHARS`` ones are ignored, as hiding them would garble text.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        kept = {s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}
+        # Longest first, so a secret that contains another is hidden whole.
+        self._secrets = sorted(kept, key=len, reverse=True)
+
+    def _mask(self, line: str) -> str:
+        # Before mask(): its phone rule could rewrite the digits of a token first.
+        for secret in self._secrets:
+            line = line.replace(secret, "****")
+        return mask(line)
+
+
+class TextFormatter(_MaskingFormatter):
     """One readable, masked line: time, level, logger, turn, message, held-back count."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -114,10 +140,10 @@ class TextFormatter(logging.Formatter):
             line += f" (and {suppressed} more like it, suppressed)"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return mask(line)
+        return self._mask(line)
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_MaskingFormatter):
     """One JSON object per line, masked.
 
     Its keys: ``ts``, ``level``, ``logger``, ``message`` and, when they apply, ``turn``,
@@ -142,7 +168,7 @@ class JsonFormatter(logging.Formatter):
             entry["suppressed"] = suppressed
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return mask(json.dumps(entry, ensure_ascii=False))
+        return self._mask(json.dumps(entry, ensure_ascii=False))
 
 
 class TurnFilter(logging.Filter):
@@ -155,16 +181,23 @@ class TurnFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", fmt: str = "text", repeat_window: float = 0.0) -> None:
+def configure_logging(
+    level: str = "INFO",
+    fmt: str = "text",
+    repeat_window: float = 0.0,
+    secrets: Iterable[str | None] = (),
+) -> None:
     """Send masked one-line logs to stderr.
 
     Args:
         level: the least severe level written.
         fmt: ``text`` (readable) or ``json`` (one object per line).
         repeat_window: seconds within which a repeated warning is written once.
+        secrets: the server's tokens and keys, hidden wherever they appear.
     """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    formatter = JsonFormatter(secrets) if fmt == "json" else TextFormatter(secrets)
+    handler.setFormatter(formatter)
     handler.addFilter(RepeatFilter(repeat_window))
     handler.addFilter(TurnFilter())
     root = logging.getLogger()

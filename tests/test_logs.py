@@ -230,3 +230,24 @@ def test_the_repeat_filter_remembers_a_bounded_number_of_messages():
     # The first one was forgotten to make room, so it is written again at once.
     assert len(logged(TextFormatter(), calls[0], repeat_filter=repeat)) == 1
     assert logged(TextFormatter(), calls[-1], repeat_filter=repeat) == []
+
+
+@pytest.mark.parametrize("formatter_class", [TextFormatter, JsonFormatter])
+def test_the_server_s_own_secrets_are_hidden_wherever_they_appear(formatter_class):
+    formatter = formatter_class(["wh00k-s3cret-2", None, "abc", "whapi-token-9911"])
+    record = logging.LogRecord(
+        "conserje.x",
+        logging.ERROR,
+        __file__,
+        1,
+        "POST %s failed with %s (abc)",
+        ("/hook/wh00k-s3cret-2", "whapi-token-9911"),
+        None,
+    )
+
+    line = formatter.format(record)
+
+    assert "wh00k-s3cret" not in line
+    assert "whapi-token" not in line
+    assert "/hook/****" in line
+    assert "(abc)" in line  # too short to be a secret worth garbling text for
