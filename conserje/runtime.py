@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 JOURNAL_OPEN_WAIT = 10.0
 """Seconds a webhook waits for boot to open the journal before answering 503."""
 
+SUPERVISOR_STOP_SLACK = 0.5
+"""Seconds the supervisor gets past the budget to report on the chat actors it waited for."""
+
 JOURNAL_CLOSE_FLOOR = 1.0
 """Seconds the journal always gets to write what is queued when the server stops."""
 
@@ -249,9 +252,10 @@ class Runtime:
         self.phase = "stopping"
         self.ticker.stop()
         try:
-            self.supervisor.stop(timeout=left())
+            # The supervisor gives its chat actors the budget and says which did not stop.
+            self.supervisor.stop(timeout=left() + SUPERVISOR_STOP_SLACK)
         except pykka.Timeout:
-            log.warning("actors did not stop within %.1f s; boot will resume their work", budget)
+            log.warning("the supervisor did not stop within %.1f s", budget)
         self.snapshotter.stop(timeout=left())
         # What is queued is written even past the budget: it is a few lines, and appends
         # already queued may have been promised to a caller.

@@ -193,8 +193,17 @@ class Supervisor(pykka.ThreadingActor):
         for ref in self._actors.values():
             ref.stop(block=False)
         deadline = time.monotonic() + self._stop_within
-        for ref in self._actors.values():
-            ref.actor_stopped.wait(timeout=max(0.0, deadline - time.monotonic()))
+        busy = [
+            ref
+            for ref in self._actors.values()
+            if not ref.actor_stopped.wait(timeout=max(0.0, deadline - time.monotonic()))
+        ]
+        if busy:
+            log.warning(
+                "%d chat actor(s) did not stop within %.1f s; boot will resume their work",
+                len(busy),
+                self._stop_within,
+            )
 
     def _boot(self, states: dict[str, ChatState]) -> None:
         self._states = states

@@ -33,7 +33,7 @@ def test_a_stop_during_a_hanging_turn_exits_within_the_budget_and_boot_finishes_
     assert server.stop(timeout=20) == 0
     log = server.log_text()
     assert "SIGTERM received: refusing webhooks, stopping within 1.0 s" in log
-    assert "actors did not stop within 1.0 s; boot will resume their work" in log
+    assert "1 chat actor(s) did not stop within 1.0 s; boot will resume their work" in log
     assert server.events("turn_finished") == []
 
     openai_fake.release()
