@@ -69,7 +69,17 @@ def _serve() -> int:
             print(f"conserje: {problem}", file=sys.stderr)
         print("conserje: not started; fix the settings above and try again", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        settings.log_repeat_window_ms / 1000,
+        secrets=(
+            settings.openai_api_key,
+            settings.whapi_token,
+            settings.webhook_token,
+            settings.admin_token,
+        ),
+    )
     from conserje.server import serve  # noqa: PLC0415 - keep `--help` and config errors fast
 
     return serve(settings)

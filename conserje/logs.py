@@ -1,16 +1,52 @@
-"""Logging set-up, with personal data and secrets masked before anything is written."""
+"""Logging set-up: one line per record, as text or JSON, masked, with repeats held back.
+
+Every line is masked after it is formatted, so phone numbers and tokens are hidden
+wherever they appear: in the message, its arguments, or an exception's traceback. A
+warning repeated many times (the same logger and message template) is written at most
+once per window; the next one written says how many were held back. Lines logged while
+a turn runs carry its id (the turn's trace id), so ``grep`` finds a turn's whole story.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import datetime as dt
+import json
 import logging
 import re
 import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["MaskingFilter", "configure_logging", "mask"]
+__all__ = [
+    "LOG_FORMATS",
+    "MIN_SECRET_CHARS",
+    "REPEAT_KEYS_LIMIT",
+    "JsonFormatter",
+    "RepeatFilter",
+    "TextFormatter",
+    "TurnFilter",
+    "configure_logging",
+    "mask",
+    "turn_context",
+]
+
+LOG_FORMATS = ("text", "json")
+"""``LOG_FORMAT`` values: readable one-liners for a terminal, or JSON objects for machines."""
+
+MIN_SECRET_CHARS = 6
+"""Secrets shorter than this are not looked for in log lines (see ``configure_logging``)."""
+
+REPEAT_KEYS_LIMIT = 1000
+"""Distinct messages :class:`RepeatFilter` remembers; the least recent is forgotten first."""
 
 _PHONE = re.compile(r"(?<![\w.])(\+?\d{3})\d{3,10}(\d{2})(?=@|\b)(?!\.\d)")
 _BEARER = re.compile(r"(Bearer\s+)[^\s\"']+", re.IGNORECASE)
 _SECRET = re.compile(r"\b(sk-[A-Za-z0-9_-]{4})[A-Za-z0-9_-]+")
+
+_turn: contextvars.ContextVar[str] = contextvars.ContextVar("conserje_turn", default="")
 
 
 def mask(text: str) -> str:
@@ -20,21 +56,150 @@ def mask(text: str) -> str:
     return _SECRET.sub(r"\1****", text)
 
 
-class MaskingFilter(logging.Filter):
-    """Apply :func:`mask` to every record's final message."""
+@contextlib.contextmanager
+def turn_context(turn_id: str) -> Iterator[None]:
+    """Mark the lines logged inside the block with ``turn_id``, the turn's trace id."""
+    token = _turn.set(turn_id)
+    try:
+        yield
+    finally:
+        _turn.reset(token)
+
+
+class RepeatFilter(logging.Filter):
+    """Let the same warning through at most once per ``window`` seconds.
+
+    Records below WARNING always pass. The key is the logger and the message template
+    (before its arguments), so "chat X failed" for many chats counts as one message.
+    The record let through after a quiet spell carries ``suppressed``, the count of
+    those held back, which the formatters print.
+
+    Args:
+        window: seconds; 0 lets everything through.
+        clock: the time source (monotonic seconds).
+    """
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._window = window
+        self._clock = clock
+        self._seen: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message with phone numbers and tokens masked."""
-        record.msg = mask(record.getMessage())
-        record.args = None
+        """Tell whether ``record`` is written; count it when it is held back."""
+        if self._window <= 0 or record.levelno < logging.WARNING:
+            return True
+        key = (record.name, str(record.msg))
+        now = self._clock()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self._window:
+            self._seen[key] = (seen[0], seen[1] + 1)
+            return False
+        self._seen[key] = (now, 0)
+        self._seen.move_to_end(key)
+        if len(self._seen) > REPEAT_KEYS_LIMIT:
+            self._seen.popitem(last=False)
+        if seen is not None and seen[1]:
+            record.suppressed = seen[1]
         return True
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send readable one-line logs to stderr, masked."""
+class _MaskingFormatter(logging.Formatter):
+    """A formatter that masks what it writes, the server's own secrets included.
+
+    Args:
+        secrets: values to hide wherever they appear (the configured tokens and keys,
+            which may show in a URL such as ``/hook/<token>``); shorter than
+            ``MIN_SECRET_CHARS`` ones are ignored, as hiding them would garble text.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        kept = {s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}
+        # Longest first, so a secret that contains another is hidden whole.
+        self._secrets = sorted(kept, key=len, reverse=True)
+
+    def _mask(self, line: str) -> str:
+        # Before mask(): its phone rule could rewrite the digits of a token first.
+        for secret in self._secrets:
+            line = line.replace(secret, "****")
+        return mask(line)
+
+
+class TextFormatter(_MaskingFormatter):
+    """One readable, masked line: time, level, logger, turn, message, held-back count."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record``, then mask the whole of it (a traceback included)."""
+        turn = getattr(record, "turn", "")
+        line = f"{self.formatTime(record)} {record.levelname:<7} {record.name}: "
+        line += f"[turn {turn}] " if turn else ""
+        line += record.getMessage()
+        suppressed = getattr(record, "suppressed", 0)
+        if suppressed:
+            line += f" (and {suppressed} more like it, suppressed)"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return self._mask(line)
+
+
+class JsonFormatter(_MaskingFormatter):
+    """One JSON object per line, masked.
+
+    Its keys: ``ts``, ``level``, ``logger``, ``message`` and, when they apply, ``turn``,
+    ``suppressed`` and ``exception`` (the traceback, in the same line).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` as a JSON object on one line, masked."""
+        entry: dict[str, object] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        turn = getattr(record, "turn", "")
+        if turn:
+            entry["turn"] = turn
+        suppressed = getattr(record, "suppressed", 0)
+        if suppressed:
+            entry["suppressed"] = suppressed
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return self._mask(json.dumps(entry, ensure_ascii=False))
+
+
+class TurnFilter(logging.Filter):
+    """Stamp each record with the turn its thread is running (see :func:`turn_context`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Set ``record.turn``; never drops a record."""
+        if not getattr(record, "turn", ""):
+            record.turn = _turn.get()
+        return True
+
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: str = "text",
+    repeat_window: float = 0.0,
+    secrets: Iterable[str | None] = (),
+) -> None:
+    """Send masked one-line logs to stderr.
+
+    Args:
+        level: the least severe level written.
+        fmt: ``text`` (readable) or ``json`` (one object per line).
+        repeat_window: seconds within which a repeated warning is written once.
+        secrets: the server's tokens and keys, hidden wherever they appear.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(MaskingFilter())
+    formatter = JsonFormatter(secrets) if fmt == "json" else TextFormatter(secrets)
+    handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter(repeat_window))
+    handler.addFilter(TurnFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -15,11 +15,13 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = [
+    "ERROR_PLACES",
     "HIGH_TOKEN_CHATS_LIMIT",
     "MAILBOX_SAMPLE_SECONDS",
     "MEDIA_OUTCOMES",
     "MESSAGE_KINDS",
     "RECOVERY_OUTCOMES",
+    "RESTART_REASONS",
     "TOKEN_DIRECTIONS",
     "TURN_OUTCOMES",
     "VOICE_REPLY_OUTCOMES",
@@ -61,6 +63,12 @@ HIGH_TOKEN_CHATS_LIMIT = 10_000
 
 MAILBOX_SAMPLE_SECONDS = 1.0
 """How often the supervisor sums the chat actors' mailboxes (a cost per live actor)."""
+
+RESTART_REASONS = ("failure", "cleared")
+"""Why a chat actor was restarted: it failed unexpectedly, or an operator cleared it."""
+
+ERROR_PLACES = ("chat_actor", "supervisor", "request", "thread")
+"""Where an unexpected exception was caught (``thread``: any thread's uncaught one)."""
 
 _MODEL_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 _TURN_BUCKETS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -275,6 +283,27 @@ class Metrics:
             registry=r,
         )
 
+        # Failures.
+        self.chat_actor_restarts = Counter(
+            "conserje_chat_actor_restarts_total",
+            "Chat actors restarted from the journal, by reason: failure (a handler failed "
+            "unexpectedly) or cleared (POST /locks/clear).",
+            ["reason"],
+            registry=r,
+        )
+        self.quarantined_messages = Counter(
+            "conserje_quarantined_messages_total",
+            "Guest messages set aside unanswered because handling them failed twice.",
+            registry=r,
+        )
+        self.unexpected_errors = Counter(
+            "conserje_unexpected_errors_total",
+            "Unexpected exceptions caught and logged, by where: chat_actor, supervisor, "
+            "request (answered 500), thread (uncaught in any thread).",
+            ["where"],
+            registry=r,
+        )
+
         # Fixed label sets start at zero, so a rate over them exists before the first event.
         for outcome in MEDIA_OUTCOMES:
             self.media_downloads.labels(outcome)
@@ -291,6 +320,10 @@ class Metrics:
             self.turns.labels(outcome)
         for outcome in RECOVERY_OUTCOMES:
             self.orphaned_runs_recovered.labels(outcome)
+        for reason in RESTART_REASONS:
+            self.chat_actor_restarts.labels(reason)
+        for where in ERROR_PLACES:
+            self.unexpected_errors.labels(where)
 
     def exposition(self) -> bytes:
         """Render every metric in the Prometheus text format."""

@@ -24,6 +24,7 @@ from conserje.eventlog.events import (
     MediaStored,
     MediaTranscribed,
     MessageReceived,
+    MessagesQuarantined,
     ReplySending,
     ReplySent,
     RunFinished,
@@ -119,6 +120,9 @@ class MetricsProjector:
                 self._forget_high(event.chat)
             case ContextReset():
                 self._forget_high(event.chat)
+            case MessagesQuarantined():
+                m.quarantined_messages.inc(len(event.message_ids))
+                self._turns.pop(event.turn_id, None)
             case _:
                 self._turn_step(event)
 

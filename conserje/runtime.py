@@ -9,6 +9,7 @@ ticker.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ import pykka
 from conserje.actors.board import Board
 from conserje.actors.buffer import BufferPolicy
 from conserje.actors.clock import Clock, SystemClock
-from conserje.actors.messages import Boot, Deliver, Presence
+from conserje.actors.messages import Boot, ClearAll, Deliver, Presence
 from conserje.actors.supervisor import Supervisor
 from conserje.actors.ticker import Ticker
 from conserje.actors.toolstep import ESCALATE
@@ -33,7 +34,7 @@ from conserje.errors import JournalCorrupt, JournalError, JournalUnavailable
 from conserje.eventlog.events import Event
 from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.projection import ChatState
-from conserje.eventlog.restore import restore
+from conserje.eventlog.restore import rebuild_chats, restore
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import write_snapshot
 from conserje.eventlog.snapshotter import Snapshotter
@@ -53,6 +54,12 @@ log = logging.getLogger(__name__)
 
 JOURNAL_OPEN_WAIT = 10.0
 """Seconds a webhook waits for boot to open the journal before answering 503."""
+
+SUPERVISOR_STOP_SLACK = 0.5
+"""Seconds the supervisor gets past the budget to report on the chat actors it waited for."""
+
+JOURNAL_CLOSE_FLOOR = 1.0
+"""Seconds the journal always gets to write what is queued when the server stops."""
 
 
 class Runtime:
@@ -181,6 +188,8 @@ class Runtime:
             max_live=settings.actor_max_live,
             sweep_every=settings.cleanup_interval / 1000,
             wake=self._wake_ticker,
+            rebuild=functools.partial(rebuild_chats, settings.journal_dir),
+            stop_within=settings.shutdown_timeout_ms / 1000,
         )
         self.ticker = Ticker(self.supervisor, self.clock)
 
@@ -241,6 +250,8 @@ class Runtime:
             JournalUnavailable: the journal is not open (within a bounded wait) or
                 cannot write; the webhook must answer 503 so Whapi retries.
         """
+        if self.phase == "stopping":
+            raise JournalUnavailable("the server is stopping")
         if not self.journal_open.wait(JOURNAL_OPEN_WAIT):
             raise JournalUnavailable("the journal is still being replayed")
         written = self.journal.append(events)
@@ -251,17 +262,35 @@ class Runtime:
         """Pass a guest's typing state to the supervisor (not journaled unless it matters)."""
         self.supervisor.tell(Presence(chat, status, at))
 
+    def clear_chat_actors(self) -> None:
+        """Restart every live chat actor from the journal, each after its current message."""
+        self.supervisor.tell(ClearAll())
+
     def shutdown(self, timeout: float | None = None) -> None:
-        """Stop the ticker and actors, then flush and close the journal."""
+        """Refuse webhooks, stop the ticker and actors, then flush and close the journal.
+
+        Args:
+            timeout: seconds for all of it (default ``SHUTDOWN_TIMEOUT_MS``). Chat
+                actors still busy then are left to the process's exit; boot resumes
+                their work from the journal.
+        """
         budget = self.settings.shutdown_timeout_ms / 1000 if timeout is None else timeout
+        deadline = time.monotonic() + budget
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         self.phase = "stopping"
         self.ticker.stop()
         try:
-            self.supervisor.stop(timeout=budget)
+            # The supervisor gives its chat actors the budget and says which did not stop.
+            self.supervisor.stop(timeout=left() + SUPERVISOR_STOP_SLACK)
         except pykka.Timeout:
-            log.warning("actors did not stop within %.1f s; boot will resume their work", budget)
-        self.snapshotter.stop(timeout=budget)
-        self.journal.close()
+            log.warning("the supervisor did not stop within %.1f s", budget)
+        self.snapshotter.stop(timeout=left())
+        # What is queued is written even past the budget: it is a few lines, and appends
+        # already queued may have been promised to a caller.
+        self.journal.close(timeout=max(left(), JOURNAL_CLOSE_FLOOR))
         self.whapi.close()
         self.tools.close()
 

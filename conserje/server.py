@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import _thread
 import logging
 import math
+import os
 import resource
 import signal
 import threading
 import types
 from collections.abc import Callable, Iterable
 
-from waitress.server import create_server
+from waitress.server import BaseWSGIServer, create_server
 
 from conserje.config import Settings
 from conserje.http.app import create_app
 from conserje.http.channel import use_guarded_channels
 from conserje.http.live import MAX_STREAMS
 from conserje.runtime import Runtime
+from conserje.uncaught import watch_threads
 
 __all__ = ["serve"]
 
@@ -76,6 +79,13 @@ def serve(
 ) -> int:
     """Run the server until SIGTERM or SIGINT; return the process exit code.
 
+    The first signal starts a graceful stop while the server keeps answering:
+    webhooks get 503 (Whapi retries them later), appends already queued reach the
+    disk, chat actors finish what they are doing within ``SHUTDOWN_TIMEOUT_MS`` (what
+    they do not finish, boot recovers), and the journal is flushed and closed. Then the
+    server leaves its loop and the process exits 0. A second signal exits at once with
+    128 + its number, as a shell reports a process killed by it.
+
     Args:
         settings: validated settings.
         extra_routes: more ``(route, resource)`` pairs (the demo's simulator).
@@ -89,6 +99,7 @@ def serve(
 
     runtime = Runtime(settings, on_fatal=on_fatal)
     logging.getLogger().addHandler(runtime.recent_logs)
+    unwatch = watch_threads(runtime.metrics)
     ensure_descriptors(settings.http_connection_limit)
     read_timeout = math.ceil(settings.http_read_timeout_ms / 1000)
     server_map: dict[int, object] = {}
@@ -114,13 +125,32 @@ def serve(
         on_listening()
 
     received: list[str] = []
+    drained = threading.Event()
+
+    def drain() -> None:
+        log.info(
+            "%s received: refusing webhooks, stopping within %.1f s",
+            received[0],
+            settings.shutdown_timeout_ms / 1000,
+        )
+        runtime.shutdown()
+        drained.set()
+        # Back to the main thread, which then leaves Waitress's loop.
+        _thread.interrupt_main(signal.SIGTERM)
+        _wake(server)
 
     def stop(signum: int, frame: types.FrameType | None) -> None:
+        if drained.is_set():
+            raise _Stop
+        if received:
+            # No logging here: the main thread may be inside a handler's lock.
+            name = signal.Signals(signum).name
+            os.write(2, f"conserje: {name} received again: exiting at once\n".encode())
+            os._exit(128 + signum)
         received.append(signal.Signals(signum).name)
-        # Waitress waits for its busy threads as it leaves run(): end the dashboard's
-        # streams first, or each would hold the stop up until it ends by itself.
+        # Dashboard streams would hold Waitress's threads until they end by themselves.
         runtime.feed.close()
-        raise _Stop
+        threading.Thread(target=drain, name="shutdown", daemon=True).start()
 
     # Handlers first: a boot that fails at once signals the main thread right away.
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -131,11 +161,19 @@ def serve(
     except _Stop:
         pass
     finally:
-        if received:
-            log.info("%s received: stopping", received[0])
+        if not received:
+            runtime.shutdown()
+        server.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        server.close()
-        runtime.shutdown()
+        unwatch()
         logging.getLogger().removeHandler(runtime.recent_logs)
+    log.info("stopped")
     return 1 if fatal.is_set() or runtime.failure else 0
+
+
+def _wake(server: object) -> None:
+    """Wake Waitress's loop so that it sees the signal now rather than at its next timeout."""
+    # A server on several sockets has no trigger; its loop wakes within a second anyway.
+    if isinstance(server, BaseWSGIServer):
+        server.pull_trigger()

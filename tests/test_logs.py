@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import sys
 
 import pytest
 
-from conserje.logs import MaskingFilter, mask
+from conserje.logs import (
+    REPEAT_KEYS_LIMIT,
+    JsonFormatter,
+    RepeatFilter,
+    TextFormatter,
+    TurnFilter,
+    mask,
+    turn_context,
+)
 
 
 def test_a_chat_id_keeps_a_prefix_and_the_last_two_digits():
@@ -63,29 +73,181 @@ def test_ordinary_numbers_are_left_alone(text):
     assert mask(text) == text
 
 
-def test_masking_filter_masks_the_formatted_message():
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def logged(formatter, *calls, repeat_filter=None, turn=""):
+    """Log ``(level, msg, *args)`` calls through a handler like the server's; return the lines."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    handler.addFilter(MaskingFilter())
-    logger = logging.getLogger("conserje.tests.masking")
+    handler.setFormatter(formatter)
+    if repeat_filter is not None:
+        handler.addFilter(repeat_filter)
+    handler.addFilter(TurnFilter())
+    logger = logging.getLogger("conserje.tests.logs")
     logger.propagate = False
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
     try:
-        logger.info(
-            "sent %d chunks to %s with %s", 2, "34699887766@s.whatsapp.net", "Bearer abc.DEF-123"
-        )
+        with turn_context(turn):
+            for level, msg, *args in calls:
+                if callable(level):
+                    level()
+                    continue
+                logger.log(level, msg, *args)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue().splitlines()
+
+
+def test_a_text_line_is_masked_after_formatting():
+    (line,) = logged(
+        TextFormatter(),
+        (
+            logging.INFO,
+            "sent %d chunks to %s with %s",
+            2,
+            "34699887766@s.whatsapp.net",
+            "Bearer x.Y",
+        ),
+    )
+
+    assert line.endswith(
+        "INFO    conserje.tests.logs: sent 2 chunks to 346****66@s.whatsapp.net with Bearer ****"
+    )
+
+
+def test_a_traceback_is_masked_too():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter())
+    logger = logging.getLogger("conserje.tests.traceback")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        raise RuntimeError("no route to 34699887766@s.whatsapp.net")
+    except RuntimeError:
+        logger.exception("send failed")
     finally:
         logger.removeHandler(handler)
 
-    assert stream.getvalue() == "INFO sent 2 chunks to 346****66@s.whatsapp.net with Bearer ****\n"
+    assert "RuntimeError: no route to 346****66@s.whatsapp.net" in stream.getvalue()
+    assert "99887" not in stream.getvalue()
 
 
-def test_masking_filter_on_a_bare_record():
+def test_json_lines_are_one_masked_object_each_with_the_turn():
+    try:
+        raise ValueError("token sk-proj-Qw3rTy9UiOp0AsDfGhJkL refused")
+    except ValueError:
+        exc_info = sys.exc_info()
     record = logging.LogRecord(
-        "x", logging.WARNING, __file__, 1, "guest %s said %r", ("+34611223344", "hola"), None
+        "conserje.x", logging.ERROR, __file__, 1, "guest %s", ("+34611223344",), exc_info
+    )
+    record.turn = "0123456789abcdef"
+
+    line = JsonFormatter().format(record)
+
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "ERROR"
+    assert entry["logger"] == "conserje.x"
+    assert entry["message"] == "guest +346****44"
+    assert entry["turn"] == "0123456789abcdef"
+    assert "ValueError: token sk-proj****" in entry["exception"]
+    assert "Qw3rTy9" not in line
+    assert entry["ts"].endswith("+00:00")
+
+
+def test_lines_logged_inside_a_turn_carry_its_id():
+    inside, outside = logged(
+        TextFormatter(),
+        (logging.INFO, "run started"),
+        turn="feedc0ffee123456",
+    ) + logged(TextFormatter(), (logging.INFO, "idle"))
+
+    assert ": [turn feedc0ffee123456] run started" in inside
+    assert "[turn" not in outside
+
+
+def test_a_repeated_warning_is_written_once_per_window_then_says_how_many_were_held():
+    clock = Clock()
+    repeat = RepeatFilter(60.0, clock=clock)
+
+    def later(seconds):
+        def move():
+            clock.now += seconds
+
+        return (move, "")
+
+    lines = logged(
+        TextFormatter(),
+        (logging.WARNING, "chat %s: reply not delivered", "34699887766@s.whatsapp.net"),
+        (logging.WARNING, "chat %s: reply not delivered", "34611111122@s.whatsapp.net"),
+        (logging.WARNING, "chat %s: reply not delivered", "34622222233@s.whatsapp.net"),
+        (logging.WARNING, "journal slow"),
+        (logging.INFO, "chat %s: turn done", "x"),
+        (logging.INFO, "chat %s: turn done", "y"),
+        later(59),
+        (logging.WARNING, "chat %s: reply not delivered", "34633333344@s.whatsapp.net"),
+        later(2),
+        (logging.WARNING, "chat %s: reply not delivered", "34644444455@s.whatsapp.net"),
+        (logging.WARNING, "chat %s: reply not delivered", "34655555566@s.whatsapp.net"),
+        repeat_filter=repeat,
     )
 
-    assert MaskingFilter().filter(record) is True
-    assert record.getMessage() == "guest +346****44 said 'hola'"
+    messages = [line.partition("conserje.tests.logs: ")[2] for line in lines]
+    assert messages == [
+        "chat 346****66@s.whatsapp.net: reply not delivered",
+        "journal slow",
+        "chat x: turn done",
+        "chat y: turn done",
+        "chat 346****55@s.whatsapp.net: reply not delivered (and 3 more like it, suppressed)",
+    ]
+
+
+def test_a_window_of_zero_writes_every_repeat():
+    lines = logged(
+        TextFormatter(),
+        (logging.WARNING, "same"),
+        (logging.WARNING, "same"),
+        repeat_filter=RepeatFilter(0),
+    )
+    assert len(lines) == 2
+
+
+def test_the_repeat_filter_remembers_a_bounded_number_of_messages():
+    clock = Clock()
+    repeat = RepeatFilter(60.0, clock=clock)
+    calls = [(logging.WARNING, f"distinct message {n}") for n in range(REPEAT_KEYS_LIMIT + 1)]
+    logged(TextFormatter(), *calls, repeat_filter=repeat)
+    # The first one was forgotten to make room, so it is written again at once.
+    assert len(logged(TextFormatter(), calls[0], repeat_filter=repeat)) == 1
+    assert logged(TextFormatter(), calls[-1], repeat_filter=repeat) == []
+
+
+@pytest.mark.parametrize("formatter_class", [TextFormatter, JsonFormatter])
+def test_the_server_s_own_secrets_are_hidden_wherever_they_appear(formatter_class):
+    formatter = formatter_class(["wh00k-s3cret-2", None, "abc", "whapi-token-9911"])
+    record = logging.LogRecord(
+        "conserje.x",
+        logging.ERROR,
+        __file__,
+        1,
+        "POST %s failed with %s (abc)",
+        ("/hook/wh00k-s3cret-2", "whapi-token-9911"),
+        None,
+    )
+
+    line = formatter.format(record)
+
+    assert "wh00k-s3cret" not in line
+    assert "whapi-token" not in line
+    assert "/hook/****" in line
+    assert "(abc)" in line  # too short to be a secret worth garbling text for

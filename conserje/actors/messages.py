@@ -10,13 +10,16 @@ from conserje.eventlog.projection import ChatState
 __all__ = [
     "Boot",
     "ChatStatus",
+    "ClearAll",
     "Compact",
     "Deliver",
     "Passivate",
     "Passivated",
     "Presence",
+    "Restart",
     "Resume",
     "StillBusy",
+    "Stopped",
     "Tick",
 ]
 
@@ -67,12 +70,14 @@ class ChatStatus:
         turn_since: when the turn in flight started, or ``None``.
         waiting: guest messages waiting for a turn.
         deadline: when the chat wants a :class:`Tick` (its burst closes), or ``None``.
+        paused_until: until when a hand-off keeps the assistant quiet (0: not paused).
     """
 
     chat: str
     turn_since: float | None
     waiting: int
     deadline: float | None = None
+    paused_until: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -98,3 +103,27 @@ class StillBusy:
 @dataclass(frozen=True)
 class Compact:
     """The periodic sweep: compact this chat's history if it is over the threshold."""
+
+
+@dataclass(frozen=True)
+class ClearAll:
+    """An operator asks for every live chat actor to be restarted from the journal."""
+
+
+@dataclass(frozen=True)
+class Restart:
+    """The supervisor asks a chat actor to stop after what it is doing, for a restart."""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A chat actor stopped to be restarted from the journal.
+
+    Attributes:
+        reason: ``failure`` (it failed unexpectedly) or ``cleared`` (an operator asked).
+        error: the failure, for the log ("" when cleared).
+    """
+
+    chat: str
+    reason: str
+    error: str = ""

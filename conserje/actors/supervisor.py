@@ -14,14 +14,21 @@ asked to stop (:class:`Passivate`). It hands its state back (:class:`Passivated`
 declines if work arrived (:class:`StillBusy`); whatever reaches the supervisor for
 that chat in between is held and handed to the next incarnation, so nothing is ever
 sent to a stopped mailbox.
+
+A chat actor that failed unexpectedly, or that an operator cleared (:class:`ClearAll`),
+stops and says so (:class:`Stopped`); the supervisor rebuilds that chat from the
+journal, after a backoff when it failed, and starts a new incarnation with what was
+held meanwhile (minus what the journal already gave it).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import replace
 from typing import Any
 
 import pykka
@@ -32,26 +39,42 @@ from conserje.actors.chat import ChatActor
 from conserje.actors.messages import (
     Boot,
     ChatStatus,
+    ClearAll,
     Compact,
     Deliver,
     Passivate,
     Passivated,
     Presence,
+    Restart,
     StillBusy,
+    Stopped,
     Tick,
 )
 from conserje.actors.turn import TurnDeps
 from conserje.eventlog.events import Event, MessageReceived
 from conserje.eventlog.projection import ChatState
+from conserje.logs import mask
 from conserje.metrics import MAILBOX_SAMPLE_SECONDS, Metrics
 
-__all__ = ["Supervisor"]
+__all__ = ["RESTART_BACKOFF", "RESTART_BACKOFF_MAX", "Rebuild", "Supervisor"]
 
 log = logging.getLogger(__name__)
+
+RESTART_BACKOFF = 0.5
+"""Seconds before a failed chat actor's first restart; each further failure doubles it."""
+
+RESTART_BACKOFF_MAX = 30.0
+"""The longest wait before a restart; a chat quiet for twice this starts again at the first."""
+
+Rebuild = Callable[[Collection[str]], tuple[dict[str, ChatState], int]]
+"""Rebuilds chats from the journal: their states, and the seq of the last event read."""
 
 
 class Supervisor(pykka.ThreadingActor):
     """Routes journaled events to chat actors and drives their deadlines.
+
+    Its thread, and its chat actors', do not hold the process up at exit: what they
+    leave unfinished when the server stops is resumed from the journal at boot.
 
     Args:
         deps: what every chat actor's turns need.
@@ -64,7 +87,13 @@ class Supervisor(pykka.ThreadingActor):
             token threshold (``CLEANUP_INTERVAL``), e.g. after a compaction failed.
         wake: called with each new deadline, so the ticker can tick right then
             (``Ticker.wake_at``); without it deadlines wait for the next regular tick.
+        rebuild: how a restarted chat is rebuilt from the journal
+            (:func:`conserje.eventlog.restore.rebuild_chats` on the journal's directory).
+        stop_within: seconds the chat actors get to finish their messages when the
+            supervisor stops.
     """
+
+    use_daemon_thread = True
 
     def __init__(
         self,
@@ -77,6 +106,8 @@ class Supervisor(pykka.ThreadingActor):
         max_live: int = 1000,
         sweep_every: float = 3600.0,
         wake: Callable[[float], None] | None = None,
+        rebuild: Rebuild,
+        stop_within: float = 30.0,
     ) -> None:
         super().__init__()
         self._deps = deps
@@ -95,6 +126,14 @@ class Supervisor(pykka.ThreadingActor):
         self._swept: float | None = None
         self._stopping: dict[str, list[Any]] = {}
         self._wake = wake
+        self._rebuild = rebuild
+        self._stop_within = stop_within
+        self._restarts: dict[str, float] = {}
+        self._failures: dict[str, tuple[int, float]] = {}
+        # Guest messages told to a chat busy with a turn wait in its mailbox, unseen by
+        # it until the turn ends: counted here (with that turn's start) for the views.
+        self._queued: dict[str, tuple[float, int]] = {}
+        self._reported: dict[str, ChatStatus] = {}
 
     def on_receive(self, message: Any) -> None:
         """Handle one message; a failure is logged and never kills the supervisor."""
@@ -112,25 +151,61 @@ class Supervisor(pykka.ThreadingActor):
                 case ChatStatus(chat):
                     self._arm(chat, message.deadline)
                     before = self._board.status(chat)
-                    self._board.update(message)
+                    self._show(message)
                     # A change of state is activity; a repeated report is not.
                     if chat in self._actors and self._board.status(chat) != before:
                         self._last_active[chat] = self._deps.clock.now()
-                case Passivated(chat, state):
-                    self._passivated(chat, state)
-                case StillBusy(chat):
-                    self._release(chat, self._actors[chat])
+                case Passivated() | StillBusy() | Stopped():
+                    self._stopping_actor(message)
                 case Boot(states):
                     self._boot(states)
+                case ClearAll():
+                    self._clear_all()
         except Exception:
+            self._metrics.unexpected_errors.labels("supervisor").inc()
             log.exception("supervisor: handling %s failed", type(message).__name__)
 
+    def _show(self, status: ChatStatus) -> None:
+        """Publish a chat's status, with the messages waiting in its mailbox counted."""
+        chat = status.chat
+        queued = self._queued.get(chat)
+        if queued is not None and queued[0] != status.turn_since:
+            del self._queued[chat]
+            queued = None
+        if status.turn_since is None:
+            self._reported.pop(chat, None)
+        else:
+            self._reported[chat] = status
+        if queued is not None:
+            status = replace(status, waiting=status.waiting + queued[1])
+        self._board.update(status, self._deps.clock.now())
+
+    def _stopping_actor(self, message: Passivated | StillBusy | Stopped) -> None:
+        """Follow a chat actor asked to stop: it stopped, declined, or stopped to restart."""
+        match message:
+            case Passivated(chat, state):
+                self._passivated(chat, state)
+            case StillBusy(chat):
+                self._release(chat, self._actors[chat])
+            case Stopped():
+                self._stopped(message)
+
     def on_stop(self) -> None:
-        """Stop every chat actor, letting each finish the message it is handling."""
+        """Stop every chat actor, letting each finish its message within ``stop_within``."""
         for ref in self._actors.values():
             ref.stop(block=False)
-        for ref in self._actors.values():
-            ref.actor_stopped.wait(timeout=30)
+        deadline = time.monotonic() + self._stop_within
+        busy = [
+            ref
+            for ref in self._actors.values()
+            if not ref.actor_stopped.wait(timeout=max(0.0, deadline - time.monotonic()))
+        ]
+        if busy:
+            log.warning(
+                "%d chat actor(s) did not stop within %.1f s; boot will resume their work",
+                len(busy),
+                self._stop_within,
+            )
 
     def _boot(self, states: dict[str, ChatState]) -> None:
         self._states = states
@@ -152,11 +227,21 @@ class Supervisor(pykka.ThreadingActor):
             status = self._board.status(chat)
             if status is not None and status.turn_since is not None:
                 # The seed raced a second run here; the mailbox makes these wait instead.
-                self._metrics.race_errors.inc(sum(isinstance(e, MessageReceived) for e in events))
+                arrived = sum(isinstance(e, MessageReceived) for e in events)
+                self._metrics.race_errors.inc(arrived)
+                since, queued = self._queued.get(chat, (status.turn_since, 0))
+                if since != status.turn_since:
+                    queued = 0
+                self._queued[chat] = (status.turn_since, queued + arrived)
+                self._show(self._reported.get(chat, status))
             if chat in self._stopping:
                 self._stopping[chat].append(Deliver(tuple(events)))
-            else:
+                continue
+            try:
                 self._actor_for(chat).tell(Deliver(tuple(events)))
+            except pykka.ActorDeadError:
+                # It stopped to restart and has not said so yet: its Stopped is coming.
+                self._stopping[chat] = [Deliver(tuple(events))]
 
     def _actor_for(self, chat: str) -> pykka.ActorRef[Any]:
         ref = self._actors.get(chat)
@@ -204,6 +289,7 @@ class Supervisor(pykka.ThreadingActor):
     def _passivated(self, chat: str, state: ChatState) -> None:
         del self._actors[chat]
         self._last_active.pop(chat, None)
+        self._failures.pop(chat, None)
         self._states[chat] = state
         self._metrics.chat_passivations.inc()
         self._count_live()
@@ -225,11 +311,77 @@ class Supervisor(pykka.ThreadingActor):
             if self._wake is not None:
                 self._wake(at)
 
+    def _clear_all(self) -> None:
+        """Ask every live chat actor to stop after its current message and restart."""
+        cleared = [chat for chat in self._actors if chat not in self._stopping]
+        for chat in cleared:
+            self._stopping[chat] = []
+            self._actors[chat].tell(Restart())
+        log.info("restarting %d chat actor(s) from the journal", len(cleared))
+
+    def _stopped(self, message: Stopped) -> None:
+        """A chat actor stopped to restart: hold its chat's messages and schedule it."""
+        chat = message.chat
+        self._actors.pop(chat, None)
+        self._last_active.pop(chat, None)
+        self._deadlines.pop(chat, None)
+        self._count_live()
+        self._stopping.setdefault(chat, [])
+        self._metrics.chat_actor_restarts.labels(message.reason).inc()
+        now = self._deps.clock.now()
+        delay = 0.0
+        if message.reason == "failure":
+            self._metrics.unexpected_errors.labels("chat_actor").inc()
+            delay = self._backoff(chat, now)
+            log.warning(
+                "chat %s: actor failed (%s); restarting from the journal in %.1f s",
+                mask(chat),
+                message.error,
+                delay,
+            )
+        self._restarts[chat] = now + delay
+
+    def _backoff(self, chat: str, now: float) -> float:
+        count, last = self._failures.get(chat, (0, now))
+        if now - last > 2 * RESTART_BACKOFF_MAX:
+            count = 0
+        self._failures[chat] = (count + 1, now)
+        return min(RESTART_BACKOFF * 2**count, RESTART_BACKOFF_MAX)
+
+    def _restart(self, chats: list[str], now: float) -> None:
+        """Start new incarnations of ``chats`` from the journal, with what was held."""
+        try:
+            states, last_seq = self._rebuild(chats)
+        except Exception:
+            self._metrics.unexpected_errors.labels("supervisor").inc()
+            log.exception("chats not rebuilt from the journal; trying again later")
+            for chat in chats:
+                self._restarts[chat] = now + RESTART_BACKOFF_MAX
+            return
+        for chat in chats:
+            del self._restarts[chat]
+            # The new incarnation knows every message: the journal's and what was held.
+            self._queued.pop(chat, None)
+            self._states[chat] = states.get(chat) or ChatState(chat)
+            ref = self._actor_for(chat)
+            for held in self._stopping.pop(chat, []):
+                if isinstance(held, Deliver):
+                    # What the journal already gave the new state must not apply twice.
+                    fresh = tuple(e for e in held.events if e.seq > last_seq)
+                    if fresh:
+                        ref.tell(Deliver(fresh))
+                else:
+                    ref.tell(held)
+
     def _tick(self, now: float) -> None:
         due = [chat for chat, at in self._deadlines.items() if at <= now]
         for chat in due:
             del self._deadlines[chat]
-            self._actors[chat].tell(Tick(now))
+            if chat not in self._stopping:
+                self._actors[chat].tell(Tick(now))
+        restarts = [chat for chat, at in self._restarts.items() if at <= now]
+        if restarts:
+            self._restart(restarts, now)
         if self._swept is None:
             self._swept = now
         elif now - self._swept >= self._sweep_every:

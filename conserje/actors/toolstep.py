@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextvars import copy_context
 from typing import Any
 
 import msgspec
@@ -134,7 +135,9 @@ class ToolStep:
         registry = self._deps.tools
         with ThreadPoolExecutor(max_workers=len(others), thread_name_prefix="tool") as pool:
             futures: dict[Future[ToolOutcome], ToolCall] = {
-                pool.submit(registry.execute, c.name, c.arguments): c for c in others
+                # Each call's log lines keep the turn's trace id (see conserje.logs).
+                pool.submit(copy_context().run, registry.execute, c.name, c.arguments): c
+                for c in others
             }
             _, slow = wait(futures, timeout=self._deps.interim_after)
             if slow:

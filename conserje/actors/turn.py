@@ -54,7 +54,7 @@ from conserje.eventlog.events import (
 )
 from conserje.eventlog.projection import ChatState, TurnInFlight, guest_words
 from conserje.eventlog.protocol import Journal
-from conserje.logs import mask
+from conserje.logs import mask, turn_context
 from conserje.media.attachments import attachments
 from conserje.media.ingest import MediaIngest, failure_note
 from conserje.media.ogg import opus_seconds
@@ -228,6 +228,10 @@ class TurnRunner:
         turn = self._state.turn
         if turn is None:
             return
+        with turn_context(turn.turn_id):
+            self._advance(turn)
+
+    def _advance(self, turn: TurnInFlight) -> None:
         try:
             for _ in range(2 * MAX_TOOL_ROUNDS + 2):
                 if turn.needs_run:
@@ -577,6 +581,13 @@ class TurnRunner:
             log.warning("chat %s: history not compacted: %s", mask(self._state.chat), exc)
 
     def _finish(self, turn: TurnInFlight, outcome: str, error: str = "") -> None:
+        log.info(
+            "chat %s: turn %s finished: %s%s",
+            mask(self._state.chat),
+            turn.turn_id,
+            outcome,
+            f" ({error})" if error else "",
+        )
         self._record(
             TurnFinished(chat=self._state.chat, turn_id=turn.turn_id, outcome=outcome, error=error)
         )

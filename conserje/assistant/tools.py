@@ -20,6 +20,7 @@ import time
 import typing
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -259,7 +260,7 @@ class ToolRegistry:
     def _call(self, tool: Tool, args: msgspec.Struct) -> tuple[str, str]:
         """Run the function in the pool: ``("", output)``, or an error type and message."""
         try:
-            future = self._executor.submit(_encode_result, tool.func, args)
+            future = self._executor.submit(copy_context().run, _encode_result, tool.func, args)
         except RuntimeError:
             return "tool_failed", "Tools are shutting down."
         if not wait((future,), timeout=tool.timeout).done:

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from conserje.audit import show, stats, verify
+from conserje.audit import show, stats, trace, verify
 from conserje.audit.problems import UNUSABLE, say
 from conserje.audit.source import AuditError, data_dir, journal_directory
 
@@ -15,7 +15,7 @@ __all__ = ["add_log_arguments", "run_log"]
 
 
 def add_log_arguments(parser: argparse.ArgumentParser) -> None:
-    """Give the ``log`` command's ``parser`` its actions: ``show``, ``stats``, ``verify``."""
+    """Give the ``log`` command's ``parser`` its actions: show, trace, stats, verify."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--data-dir",
@@ -32,6 +32,15 @@ def add_log_arguments(parser: argparse.ArgumentParser) -> None:
     )
     show.add_arguments(show_parser)
     show_parser.set_defaults(run=show.run)
+    trace_parser = actions.add_parser(
+        "trace",
+        parents=[common],
+        help="one turn's stages with times and durations, and where its time went",
+        description="Trace one turn (by its id, or a chat's latest or slowest) from the "
+        "first guest message it answered to its end.",
+    )
+    trace.add_arguments(trace_parser)
+    trace_parser.set_defaults(run=trace.run)
     for name, module, summary in (
         ("stats", stats, "what the journal holds, in numbers"),
         ("verify", verify, "check every line; exit 0 if intact, 1 if damaged"),

@@ -129,6 +129,17 @@ _STORIES: dict[type, Story] = {
         f"reply goes as text instead of a voice note: {e.reason}"
         + (f" ({e.error})" if e.error else ""),
     ),
+    ev.HandlerFailed: lambda e: (
+        "system",
+        f"failed unexpectedly handling {e.handling} (attempt {e.attempt}): {e.error}; "
+        "restarting from the journal",
+    ),
+    ev.MessagesQuarantined: lambda e: (
+        "system",
+        f"{plural(len(e.message_ids), 'message')} set aside unanswered after failing twice"
+        + (f" in turn {e.turn_id}" if e.turn_id else "")
+        + f": {e.error}",
+    ),
 }
 
 

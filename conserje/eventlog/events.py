@@ -23,6 +23,7 @@ __all__ = [
     "AgentMessage",
     "ContextReset",
     "Event",
+    "HandlerFailed",
     "HandoffEnded",
     "HandoffStarted",
     "InterimSent",
@@ -31,6 +32,7 @@ __all__ = [
     "MediaStored",
     "MediaTranscribed",
     "MessageReceived",
+    "MessagesQuarantined",
     "PresenceSubscribed",
     "ReplyRejected",
     "ReplySending",
@@ -430,6 +432,40 @@ class TurnFinished(Event, tag="turn_finished", kw_only=True):
     error: str = ""
 
 
+class HandlerFailed(Event, tag="handler_failed", kw_only=True):
+    """A chat actor failed unexpectedly; it is restarted from the journal to try again.
+
+    Attributes:
+        handling: what the actor was handling (its message's type, e.g. ``Tick``).
+        error: the exception, as ``Type: message``.
+        work: what failed: the turn in flight's id, or the waiting messages' ids
+            joined by commas ("" when no guest's work was involved).
+        attempt: 1 the first time this work failed; the second failure quarantines it.
+    """
+
+    handling: str
+    error: str
+    work: str = ""
+    attempt: int = 1
+
+
+class MessagesQuarantined(Event, tag="messages_quarantined", kw_only=True):
+    """Work that failed twice is set aside: its messages end here, unanswered.
+
+    This is the explicit, journaled failure of guarantee 2: each message is consumed
+    by this event instead of by a turn, and the turn in flight (if any) ends with it.
+
+    Attributes:
+        turn_id: the turn that failed ("" when it failed before a turn started).
+        message_ids: the guest messages set aside.
+        error: the last failure.
+    """
+
+    turn_id: str = ""
+    message_ids: list[str]
+    error: str
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     MessageReceived,
     AgentMessage,
@@ -455,6 +491,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MediaStored,
     MediaFailed,
     VoiceFallback,
+    HandlerFailed,
+    MessagesQuarantined,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007 - built from the tuple

@@ -17,6 +17,7 @@ from conserje.eventlog.events import (
     AgentMessage,
     ContextReset,
     Event,
+    HandlerFailed,
     HandoffEnded,
     HandoffStarted,
     InterimSent,
@@ -24,6 +25,7 @@ from conserje.eventlog.events import (
     MediaStored,
     MediaTranscribed,
     MessageReceived,
+    MessagesQuarantined,
     PresenceSubscribed,
     ReplyRejected,
     ReplySending,
@@ -145,6 +147,8 @@ class ChatState:
     presence_subscribed: bool = False
     last_input_tokens: int = 0
     compacted: list[dict[str, Any]] = field(default_factory=list)
+    failed_work: str = ""
+    failed_attempts: int = 0
 
     def paused(self, now: float) -> bool:
         """Tell whether a hand-off keeps the assistant quiet at ``now``."""
@@ -191,6 +195,17 @@ class ChatState:
                 self._step(event)
             case MediaTranscribed() | MediaStored() | MediaFailed():
                 self._media(event)
+            case HandlerFailed():
+                self.failed_work = event.work
+                self.failed_attempts = event.attempt
+            case MessagesQuarantined():
+                for message_id in event.message_ids:
+                    self.pending.pop(message_id, None)
+                if self.turn is not None and self.turn.turn_id == event.turn_id:
+                    self.turn = None
+                self.last_outcome = "quarantined"
+                self.failed_work = ""
+                self.failed_attempts = 0
             case _:
                 self._context(event)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,10 +11,11 @@ from conserje.errors import JournalCorrupt
 from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.projection import ChatState
+from conserje.eventlog.reader import read_journal
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import LoadedSnapshot, load_snapshots
 
-__all__ = ["Restored", "restore"]
+__all__ = ["Restored", "rebuild_chats", "restore"]
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +89,30 @@ def _replay(
             seen.claim((event.message_id,))
         count += 1
     return Restored(states, snapshot.path if snapshot else None, count)
+
+
+def rebuild_chats(directory: Path, chats: Collection[str]) -> tuple[dict[str, ChatState], int]:
+    """Rebuild some chats' states from the journal on disk while the server writes it.
+
+    Used to restart chat actors: their memory is not trusted, the journal is. An
+    append still being written is left out; whoever made it delivers it afterwards.
+
+    Returns:
+        The chats' states (a chat with no events is absent) and the seq of the last
+        event read: events after it are not in the states.
+
+    Raises:
+        JournalCorrupt: the journal is damaged.
+    """
+    wanted = set(chats)
+    states: dict[str, ChatState] = {}
+    last_seq = 0
+    for line in read_journal(directory):
+        event = line.event
+        last_seq = event.seq
+        if event.chat in wanted:
+            state = states.get(event.chat)
+            if state is None:
+                state = states[event.chat] = ChatState(event.chat)
+            state.apply(event)
+    return states, last_seq

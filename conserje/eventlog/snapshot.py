@@ -82,6 +82,8 @@ class _Chat(msgspec.Struct, kw_only=True):
     presence_subscribed: bool = False
     last_input_tokens: int = 0
     compacted: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    failed_work: str = ""
+    failed_attempts: int = 0
 
 
 class _Snapshot(msgspec.Struct, kw_only=True):
@@ -200,6 +202,8 @@ def _record(state: ChatState) -> _Chat:
         presence_subscribed=state.presence_subscribed,
         last_input_tokens=state.last_input_tokens,
         compacted=state.compacted,
+        failed_work=state.failed_work,
+        failed_attempts=state.failed_attempts,
     )
 
 
@@ -238,4 +242,6 @@ def _state(record: _Chat) -> ChatState:
         presence_subscribed=record.presence_subscribed,
         last_input_tokens=record.last_input_tokens,
         compacted=record.compacted,
+        failed_work=record.failed_work,
+        failed_attempts=record.failed_attempts,
     )

@@ -10,7 +10,13 @@ from conserje import __version__
 from conserje.http.auth import require_admin
 from conserje.runtime import Runtime
 
-__all__ = ["HealthResource", "InfoResource", "LocksResource", "ReadyResource"]
+__all__ = [
+    "HealthResource",
+    "InfoResource",
+    "LocksClearResource",
+    "LocksResource",
+    "ReadyResource",
+]
 
 
 def _counts(runtime: Runtime) -> dict[str, int]:
@@ -85,14 +91,50 @@ class LocksResource:
         self._runtime = runtime
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """List the chats at work (their ids are personal data: admins only)."""
+        """List the chats at work and those a hand-off paused (chat ids: admins only)."""
         require_admin(req, self._runtime.settings.admin_token, session=True)
         busy = self._runtime.board.busy()
+        paused = self._runtime.board.paused(self._runtime.clock.now())
         resp.media = {
             "activeLocks": sum(1 for s in busy.values() if s.turn_since is not None),
             "activeQueues": sum(1 for s in busy.values() if s.waiting),
             "chats": [
-                {"chat": s.chat, "turnInFlightSince": s.turn_since, "waitingMessages": s.waiting}
-                for s in busy.values()
+                {
+                    "chat": chat,
+                    "turnInFlightSince": busy[chat].turn_since if chat in busy else None,
+                    "waitingMessages": busy[chat].waiting if chat in busy else 0,
+                    "paused": chat in paused,
+                    "pausedUntil": paused.get(chat),
+                }
+                for chat in {**busy, **paused}
             ],
         }
+
+
+class LocksClearResource:
+    """``POST /locks/clear``: restart every chat actor from the journal (not in production).
+
+    The seed's escape hatch for stuck locks. Here each chat actor stops after the
+    message it is handling, is rebuilt from the journal, and gets the messages that
+    arrived meanwhile: nothing is lost. Answers 202 at once; it never waits for actors.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Ask the supervisor to restart every live chat actor."""
+        require_admin(req, self._runtime.settings.admin_token)
+        if self._runtime.settings.production:
+            raise falcon.HTTPForbidden(
+                title="Not in production",
+                description="POST /locks/clear is for development (ENVIRONMENT=production).",
+            )
+        if self._runtime.phase != "ready":
+            raise falcon.HTTPServiceUnavailable(
+                title="Not ready", description=f"the server is {self._runtime.phase}"
+            )
+        restarting = self._runtime.board.live_actors
+        self._runtime.clear_chat_actors()
+        resp.status = falcon.HTTP_202
+        resp.media = {"restarting": restarting}

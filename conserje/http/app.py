@@ -6,10 +6,17 @@ from collections.abc import Iterable
 
 import falcon
 
-from conserje.http.admin import HealthResource, InfoResource, LocksResource, ReadyResource
+from conserje.http.admin import (
+    HealthResource,
+    InfoResource,
+    LocksClearResource,
+    LocksResource,
+    ReadyResource,
+)
 from conserje.http.audio import AudioResource
 from conserje.http.chats import PauseResource, ResetResource, ResumeResource
 from conserje.http.dashboard_page import DashboardAsset, DashboardPage, DashboardStats
+from conserje.http.failures import UnexpectedErrorHandler
 from conserje.http.live import EventStreamResource
 from conserje.http.metrics import MetricsResource
 from conserje.http.openapi import OpenApiResource
@@ -23,6 +30,7 @@ __all__ = ["create_app"]
 def create_app(runtime: Runtime, extra_routes: Iterable[tuple[str, object]] = ()) -> falcon.App:
     """Build the WSGI app for ``runtime``, with ``extra_routes`` (the demo's) added."""
     app = falcon.App()
+    app.add_error_handler(Exception, UnexpectedErrorHandler(runtime.metrics))
     hook = HookResource(runtime)
     app.add_route("/hook", hook)
     app.add_route("/hook/{token}", hook)
@@ -30,6 +38,7 @@ def create_app(runtime: Runtime, extra_routes: Iterable[tuple[str, object]] = ()
     app.add_route("/ready", ReadyResource(runtime))
     app.add_route("/", InfoResource(runtime))
     app.add_route("/locks", LocksResource(runtime))
+    app.add_route("/locks/clear", LocksClearResource(runtime))
     app.add_route("/metrics", MetricsResource(runtime))
     app.add_route("/openapi.yaml", OpenApiResource())
     app.add_route("/chats/{chat}/pause", PauseResource(runtime))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 
 import openai
@@ -20,6 +21,8 @@ from conserje.actors.turn import TurnDeps
 from conserje.assistant.responses import ResponsesModel
 from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.jsonl import JsonlJournal
+from conserje.eventlog.restore import rebuild_chats
+from conserje.metrics_projector import MetricsProjector
 from conserje.testing.fake_openai import FakeOpenAI
 from conserje.testing.fake_whapi import FakeWhapi
 from conserje.whapi.client import WhapiClient
@@ -28,20 +31,39 @@ GUEST = "34611222333@s.whatsapp.net"
 
 
 @contextlib.contextmanager
-def actor_world(tmp_path, *, max_messages=50, deps_options=None, **supervisor_options):
-    """A supervisor on a manual clock, with a real journal and the two fakes."""
+def actor_world(
+    tmp_path,
+    *,
+    max_messages=50,
+    deps_options=None,
+    whapi_class=WhapiClient,
+    metrics=None,
+    **supervisor_options,
+):
+    """A supervisor on a manual clock, with a real journal and the two fakes.
+
+    ``metrics``, when given, counts both what the journal says and what the
+    supervisor sees, as in the server.
+    """
     clock = ManualClock()
     with FakeOpenAI() as oa, FakeWhapi(token="t", echo=False) as wh:
-        journal = JsonlJournal(tmp_path / "journal", clock=clock.now)
+        observers = []
+        if metrics is not None:
+            observers.append(MetricsProjector(metrics, token_threshold=0, tool_names=[]).observe)
+            supervisor_options["metrics"] = metrics
+        journal = JsonlJournal(tmp_path / "journal", clock=clock.now, on_append=observers)
         journal.start()
         client = openai.OpenAI(api_key="k", base_url=oa.base_url, _strict_response_validation=True)
         model = ResponsesModel(
             client, model="m", instructions="be kind", background=True, clock=clock, run_timeout=60
         )
-        whapi = WhapiClient(wh.url, "t")
+        whapi = whapi_class(wh.url, "t")
         deps = TurnDeps(journal, model, whapi, clock, "Europe/Madrid", **(deps_options or {}))
         policy = BufferPolicy(window=5.0, max_wait=20.0, max_messages=max_messages)
         board = Board()
+        supervisor_options.setdefault(
+            "rebuild", functools.partial(rebuild_chats, tmp_path / "journal")
+        )
         supervisor = Supervisor.start(deps, policy, board, **supervisor_options)
         supervisor.tell(Boot({}))
         try:
@@ -67,7 +89,9 @@ def drain(supervisor):
     """Wait until every actor has handled what was sent before (mailboxes are FIFO)."""
     supervisor.ask("sync")
     for ref in pykka.ActorRegistry.get_by_class(ChatActor):
-        ref.ask("sync")
+        # An actor stopping to restart answers nothing more; the supervisor follows it.
+        with contextlib.suppress(pykka.ActorDeadError):
+            ref.ask("sync")
     supervisor.ask("sync")
 
 
@@ -230,7 +254,12 @@ def test_the_sweep_wakes_a_passivated_chat_over_the_threshold(tmp_path):
         assert [c["reason"] for c in compactions(tmp_path)] == ["sweep"]
 
 
-def compactions(tmp_path):
-    lines = (tmp_path / "journal").glob("*.jsonl")
+def journal_events(tmp_path, kind):
+    """Return the events of type ``kind`` in the world's journal, as on disk."""
+    lines = sorted((tmp_path / "journal").glob("*.jsonl"))
     events = [json.loads(line) for path in lines for line in path.read_text().splitlines()]
-    return [e for e in events if e["type"] == "thread_compacted"]
+    return [e for e in events if e["type"] == kind]
+
+
+def compactions(tmp_path):
+    return journal_events(tmp_path, "thread_compacted")

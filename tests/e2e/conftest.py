@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conserje.testing import payloads
@@ -128,20 +130,31 @@ def tool_plugin(tmp_path):
     Returns the environment to start the server with and the file where the tool
     writes one line per execution.
     """
-    site = tmp_path / "site"
-    dist = site / "conserje_e2e_tools-0.0.1.dist-info"
-    dist.mkdir(parents=True)
-    (site / "conserje_e2e_tools.py").write_text(PLUGIN, encoding="utf-8")
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: conserje-e2e-tools\nVersion: 0.0.1\n", encoding="utf-8"
-    )
-    (dist / "entry_points.txt").write_text(
+    site = install_plugin(
+        tmp_path / "site",
+        "conserje_e2e_tools",
+        PLUGIN,
         "[conserje.tools]\ne2e = conserje_e2e_tools:TOOLS\n\n"
         "[conserje.validators]\neuros = conserje_e2e_tools:prices_in_euros\n",
-        encoding="utf-8",
     )
     marks = tmp_path / "tool-marks.txt"
     return {"PYTHONPATH": str(site), "E2E_TOOL_MARKS": str(marks)}, marks
+
+
+def install_plugin(site: Path, module: str, source: str, entry_points: str) -> Path:
+    """Install ``source`` as module ``module`` with ``entry_points`` in ``site``; return it.
+
+    The server finds the plugin when started with ``PYTHONPATH`` set to ``site``.
+    """
+    dist = site / f"{module}-0.0.1.dist-info"
+    dist.mkdir(parents=True)
+    (site / f"{module}.py").write_text(source, encoding="utf-8")
+    name = module.replace("_", "-")
+    (dist / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.1\n", encoding="utf-8"
+    )
+    (dist / "entry_points.txt").write_text(entry_points, encoding="utf-8")
+    return site
 
 
 COMPACTING = {"THREAD_TOKEN_THRESHOLD": "120", "HISTORIAL_SUMMARY_THRESHOLD": "100"}
