@@ -195,19 +195,24 @@ class ChatState:
                 self._step(event)
             case MediaTranscribed() | MediaStored() | MediaFailed():
                 self._media(event)
-            case HandlerFailed():
-                self.failed_work = event.work
-                self.failed_attempts = event.attempt
-            case MessagesQuarantined():
-                for message_id in event.message_ids:
-                    self.pending.pop(message_id, None)
-                if self.turn is not None and self.turn.turn_id == event.turn_id:
-                    self.turn = None
-                self.last_outcome = "quarantined"
-                self.failed_work = ""
-                self.failed_attempts = 0
+            case HandlerFailed() | MessagesQuarantined():
+                self._failure(event)
             case _:
                 self._context(event)
+
+    def _failure(self, event: HandlerFailed | MessagesQuarantined) -> None:
+        """Fold a failure: count the attempt, or set the work that failed twice aside."""
+        if isinstance(event, HandlerFailed):
+            self.failed_work = event.work
+            self.failed_attempts = event.attempt
+            return
+        for message_id in event.message_ids:
+            self.pending.pop(message_id, None)
+        if self.turn is not None and self.turn.turn_id == event.turn_id:
+            self.turn = None
+        self.last_outcome = "quarantined"
+        self.failed_work = ""
+        self.failed_attempts = 0
 
     def _context(self, event: Event) -> None:
         """Fold an event about the chat's context: history, pauses, presence."""

@@ -74,14 +74,15 @@ def settle(server: ServerProcess, whapi: FakeWhapi, *, turns: int) -> None:
         return all(m.id in delivered for m in whapi.sent)
 
     wait_for(echoes_delivered, timeout=20, what="every echo delivered")
-    wait_for(
-        lambda: (
-            server.get("/locks").json()["activeLocks"] == 0
-            and server.get("/locks").json()["activeQueues"] == 0
-        ),
-        timeout=20,
-        what="no chat at work",
-    )
+    # /locks lists chat ids, so it wants the admin token when the server has one.
+    token = server.env.get("ADMIN_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def nothing_at_work() -> bool:
+        locks = server.get("/locks", headers=headers).json()
+        return locks["activeLocks"] == 0 and locks["activeQueues"] == 0
+
+    wait_for(nothing_at_work, timeout=20, what="no chat at work")
 
 
 PLUGIN = """
