@@ -139,6 +139,7 @@ class Runtime:
             summary_tokens=settings.historial_summary_threshold,
             compaction_method=settings.compaction_method,
             validators=validators,
+            whapi_timeout=settings.whapi_timeout_ms / 1000,
         )
         policy = BufferPolicy(
             window=settings.buffer_window_ms / 1000,

@@ -92,6 +92,8 @@ class TurnDeps:
             one, else a summary written by the model) or ``summary`` (always a summary,
             so the journal keeps a readable account of what the model remembers).
         validators: the business's reply validators, by name.
+        whapi_timeout: seconds a call to Whapi may take; a send a crash interrupted
+            may land at Whapi until this long after it began.
     """
 
     journal: Journal
@@ -109,6 +111,7 @@ class TurnDeps:
     summary_tokens: int = 5000
     compaction_method: str = "auto"
     validators: Sequence[tuple[str, Validator]] = ()
+    whapi_timeout: float = 15.0
 
 
 def tool_items(calls: Sequence[ToolCall], outputs: dict[str, str]) -> list[dict[str, Any]]:
@@ -389,9 +392,27 @@ class TurnRunner:
     def _reconcile(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
         """Tell whether a chunk whose send was interrupted did reach Whapi.
 
+        A send still on its way when the server died can land at Whapi until its own
+        timeout runs out, so a chunk not found before then is looked for once more
+        then; only a chunk missing after that is sent again.
+
         Raises:
             WhapiError: Whapi cannot say; the chunk is not resent blindly.
         """
+        if self._found_sent(turn, index, chunk):
+            return True
+        landing = turn.intended_at.get(index, 0.0) + self._deps.whapi_timeout
+        wait = landing - self._deps.clock.now()
+        if wait <= 0:
+            return False
+        log.info(
+            "turn %s: chunk %d not at Whapi yet; looking again in %.1f s", turn.turn_id, index, wait
+        )
+        self._deps.clock.sleep(wait)
+        return self._found_sent(turn, index, chunk)
+
+    def _found_sent(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
+        """Look for the chunk in Whapi's sent messages; journal it as sent if there."""
         since = int(turn.started_at) - _RECONCILE_SLACK
         for record in self._deps.whapi.list_sent(self._state.chat, since=since):
             body = (record.get("text") or {}).get("body")

@@ -78,6 +78,7 @@ class TurnInFlight:
     started_calls: set[str] = field(default_factory=set)
     outputs: dict[str, str] = field(default_factory=dict)
     correction: str = ""
+    intended_at: dict[int, float] = field(default_factory=dict)
 
     @property
     def uncertain_chunks(self) -> list[int]:
@@ -215,7 +216,9 @@ class ChatState:
                 turn.correction = event.instruction
                 turn.run_status = "rejected"
             case ReplySending():
-                self._turn(event.turn_id).intended[event.chunk] = event.text
+                turn = self._turn(event.turn_id)
+                turn.intended[event.chunk] = event.text
+                turn.intended_at[event.chunk] = event.ts
             case ReplySent():
                 self._turn(event.turn_id).sent[event.chunk] = event.whapi_id
                 self.sent_ids.append(event.whapi_id)

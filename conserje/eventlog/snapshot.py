@@ -64,6 +64,7 @@ class _Turn(msgspec.Struct, kw_only=True):
     started_calls: list[str] = msgspec.field(default_factory=list)
     outputs: dict[str, str] = msgspec.field(default_factory=dict)
     correction: str = ""
+    intended_at: dict[int, float] = msgspec.field(default_factory=dict)
 
 
 class _Chat(msgspec.Struct, kw_only=True):
@@ -188,6 +189,7 @@ def _record(state: ChatState) -> _Chat:
             started_calls=sorted(turn.started_calls),
             outputs=turn.outputs,
             correction=turn.correction,
+            intended_at=turn.intended_at,
         ),
         history=[(h.role, h.text) for h in state.history],
         sent_ids=list(state.sent_ids),
@@ -225,6 +227,7 @@ def _state(record: _Chat) -> ChatState:
             set(turn.started_calls),
             turn.outputs,
             turn.correction,
+            turn.intended_at,
         ),
         history=deque((HistoryItem(r, t) for r, t in record.history), maxlen=HISTORY_LIMIT),
         sent_ids=deque(record.sent_ids, maxlen=SENT_IDS_LIMIT),

@@ -9,6 +9,7 @@ status, a slow answer, a dropped connection) so tests can script the outside wor
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import urllib.parse
@@ -87,7 +88,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._log: list[FakeRequest] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -170,6 +171,13 @@ class FakeServer:
             if fault.response is not None:
                 return fault.response
         return self.route(request)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client went away mid-answer (a killed server under test)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conserje.testing import payloads
@@ -121,14 +123,13 @@ def prices_in_euros(check):
 """
 
 
-@pytest.fixture
-def tool_plugin(tmp_path):
-    """An installed tool plugin (entry point ``conserje.tools``) for the server process.
+def install_tool_plugin(root: Path) -> tuple[dict[str, str], Path]:
+    """Install the tool plugin (entry point ``conserje.tools``) under ``root``.
 
     Returns the environment to start the server with and the file where the tool
-    writes one line per execution.
+    writes one line per execution; while ``<file>.hold`` exists the tool waits.
     """
-    site = tmp_path / "site"
+    site = root / "site"
     dist = site / "conserje_e2e_tools-0.0.1.dist-info"
     dist.mkdir(parents=True)
     (site / "conserje_e2e_tools.py").write_text(PLUGIN, encoding="utf-8")
@@ -140,8 +141,14 @@ def tool_plugin(tmp_path):
         "[conserje.validators]\neuros = conserje_e2e_tools:prices_in_euros\n",
         encoding="utf-8",
     )
-    marks = tmp_path / "tool-marks.txt"
+    marks = root / "tool-marks.txt"
     return {"PYTHONPATH": str(site), "E2E_TOOL_MARKS": str(marks)}, marks
+
+
+@pytest.fixture
+def tool_plugin(tmp_path):
+    """An installed tool plugin for the server process (see :func:`install_tool_plugin`)."""
+    return install_tool_plugin(tmp_path)
 
 
 COMPACTING = {"THREAD_TOKEN_THRESHOLD": "120", "HISTORIAL_SUMMARY_THRESHOLD": "100"}

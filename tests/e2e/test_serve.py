@@ -141,6 +141,28 @@ def test_kill_during_the_whapi_send_is_reconciled_not_duplicated(
     assert sent["whapi_id"] == whapi_fake.sent[0].id
 
 
+def test_a_send_still_on_its_way_after_a_quick_restart_is_not_sent_twice(
+    make_server, whapi_fake, openai_fake
+):
+    # Found by the crash campaign: the restart looked at Whapi's list before the slow
+    # send had landed there, and sent the chunk a second time.
+    whapi_fake.inject(Fault("POST", "/messages/text", delay=1.5))
+    server = make_server(WHAPI_TIMEOUT_MS="3000").start()
+    whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Hay toallas?"))
+    wait_for(lambda: whapi_fake.requests("POST", "/messages/text"), what="the send has begun")
+    server.kill()
+    assert whapi_fake.sent == []
+
+    server.restart()
+    settle(server, whapi_fake, turns=1)
+    server.stop()
+
+    assert [m.body for m in whapi_fake.sent] == ["echo: ¿Hay toallas?"]
+    (sent,) = server.events("reply_sent")
+    assert sent["reconciled"] is True
+    assert sent["whapi_id"] == whapi_fake.sent[0].id
+
+
 def test_kill_before_the_whapi_send_reached_whapi_sends_it_once_after_restart(
     make_server, whapi_fake, openai_fake
 ):
