@@ -224,9 +224,11 @@ def run_campaign(
             [m.body for m in r.whapi.sent],
             r.openai.running(),
             r.server.data_dir,
+            tool_runs=_lines(r.marks),
         )
     figures.extra = {
         "kills": rounds,
+        "tool_runs": _lines(r.marks),
         "chats": chats,
         "reached": ",".join(f"{p}:{k}" for p, k in reached.items()),
         "seconds": round(time.monotonic() - started),

@@ -34,7 +34,8 @@ class Figures:
         answered_twice: acknowledged messages answered by more than one reply, plus
             messages the journal shows consumed by two turns or chunks sent twice.
         orphans: background runs still queued or in progress at the fake model.
-        verify: the first line of ``conserje log verify`` and its exit code.
+        tools_rerun: tool executions beyond one per journaled call.
+        verify: what ``conserje log verify`` said, and its exit code.
         details: one line per problem found, for whoever has to debug it.
         extra: campaign-specific figures printed after the four (kills, rounds...).
     """
@@ -44,6 +45,7 @@ class Figures:
     lost: int
     answered_twice: int
     orphans: int
+    tools_rerun: int
     verify: str
     verify_ok: bool
     details: list[str] = field(default_factory=list)
@@ -54,7 +56,7 @@ class Figures:
         """Whether nothing was lost, nothing duplicated, nothing left running, journal intact."""
         return (
             self.acknowledged > 0
-            and not (self.lost or self.answered_twice or self.orphans)
+            and not (self.lost or self.answered_twice or self.orphans or self.tools_rerun)
             and self.verify_ok
         )
 
@@ -67,6 +69,7 @@ class Figures:
             f"  acknowledged, never answered  {self.lost}",
             f"  guest turns answered twice    {self.answered_twice}",
             f"  runs left running at the model {self.orphans}",
+            f"  tool calls run twice    {self.tools_rerun}",
             f"  journal verify          {self.verify}",
         ]
         lines += [f"  ! {d}" for d in self.details[:20]]
@@ -82,8 +85,8 @@ def verify_journal(data_dir: Path) -> tuple[bool, str]:
         timeout=120,
         check=False,
     )
-    first = (done.stdout.strip() or done.stderr.strip()).splitlines()[:1]
-    return done.returncode == 0, f"exit {done.returncode}: {first[0] if first else ''}"
+    said = " ".join((done.stdout.strip() or done.stderr.strip()).split())
+    return done.returncode == 0, f"exit {done.returncode}: {said[:160]}"
 
 
 def check(
@@ -93,6 +96,7 @@ def check(
     sent_bodies: list[str],
     running: list[str],
     data_dir: Path,
+    tool_runs: int = 0,
 ) -> Figures:
     """Count lost, doubly answered and orphaned work after a campaign.
 
@@ -103,6 +107,7 @@ def check(
         sent_bodies: the text of every message the fake Whapi accepted.
         running: ids of the runs still pending at the fake model.
         data_dir: the server's data dir, for ``conserje log verify``.
+        tool_runs: how many times the tools really ran (the plugin's own count).
     """
     details: list[str] = []
     answered = Counter(t for body in sent_bodies for t in set(TOKEN.findall(body)))
@@ -120,6 +125,10 @@ def check(
     unjournaled = [i for i in acknowledged if i not in received]
     details += [f"{i} acknowledged but not in the journal" for i in unjournaled]
     details += [f"run {r} still running at the model" for r in running]
+    calls = len({e["call_id"] for e in journal if e["type"] == "tool_called"})
+    rerun = max(0, tool_runs - calls)
+    if rerun:
+        details.append(f"tools ran {tool_runs} times for {calls} journaled calls")
     intact, verdict = verify_journal(data_dir)
     return Figures(
         name=name,
@@ -127,6 +136,7 @@ def check(
         lost=len(set(lost) | {acknowledged[i] for i in unjournaled}),
         answered_twice=len(twice) + len(journaled_twice),
         orphans=len(running),
+        tools_rerun=rerun,
         verify=verdict,
         verify_ok=intact,
         details=details,
