@@ -221,9 +221,9 @@ def run_campaign(
             f"crash x{rounds}",
             guests.acknowledged,
             r.server.journal(),
-            [m.body for m in r.whapi.sent],
-            r.openai.running(),
-            r.server.data_dir,
+            sent_bodies=[m.body for m in r.whapi.sent],
+            running=r.openai.running(),
+            data_dir=r.server.data_dir,
             tool_runs=_lines(r.marks),
         )
     figures.extra = {

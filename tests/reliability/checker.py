@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Figures", "TOKEN", "check", "verify_journal"]
+__all__ = ["TOKEN", "Figures", "check", "verify_journal"]
 
 TOKEN = re.compile(r"\bk\d{6}\b")
 """A guest message's token: ``k`` and six digits, unique within a campaign."""
@@ -93,6 +93,7 @@ def check(
     name: str,
     acknowledged: dict[str, str],
     journal: list[dict[str, Any]],
+    *,
     sent_bodies: list[str],
     running: list[str],
     data_dir: Path,
@@ -119,7 +120,9 @@ def check(
     consumed = Counter(i for e in journal if e["type"] == "turn_started" for i in e["message_ids"])
     chunks = Counter((e["turn_id"], e["chunk"]) for e in journal if e["type"] == "reply_sent")
     journaled_twice = [f"message {i} consumed by {n} turns" for i, n in consumed.items() if n > 1]
-    journaled_twice += [f"turn {t} chunk {c} sent {n} times" for (t, c), n in chunks.items() if n > 1]
+    journaled_twice += [
+        f"turn {t} chunk {c} sent {n} times" for (t, c), n in chunks.items() if n > 1
+    ]
     details += journaled_twice
     received = {e["message_id"] for e in journal if e["type"] == "message_received"}
     unjournaled = [i for i in acknowledged if i not in received]
