@@ -72,6 +72,11 @@ CORRECTION_PREFIX = "Your previous draft was not sent. Before you answer again: 
 TYPING_REFRESH = 10.0
 """Seconds between "typing..." refreshes while a run is polled."""
 
+SEND_ATTEMPTS = 3
+"""Tries of one reply chunk's send before the turn is given up as failed."""
+
+_MAX_SEND_PAUSE = 30.0
+
 
 @dataclass(frozen=True)
 class TurnDeps:
@@ -384,10 +389,47 @@ class TurnRunner:
     def _send_chunk(self, turn: TurnInFlight, index: int, chunk: str) -> None:
         chat = self._state.chat
         self._record(ReplySending(chat=chat, turn_id=turn.turn_id, chunk=index, text=chunk))
-        whapi_id = self._deps.whapi.send_text(chat, chunk, typing_time=typing_time(chunk))
-        self._record(
-            ReplySent(chat=chat, turn_id=turn.turn_id, chunk=index, whapi_id=whapi_id, text=chunk)
-        )
+        whapi_id = self._send(turn, index, chunk)
+        if whapi_id is not None:
+            self._record(
+                ReplySent(
+                    chat=chat, turn_id=turn.turn_id, chunk=index, whapi_id=whapi_id, text=chunk
+                )
+            )
+
+    def _send(self, turn: TurnInFlight, index: int, chunk: str) -> str | None:
+        """Send a chunk, trying again after a failure that may pass; ``None``: found sent.
+
+        A failure that may have sent the chunk anyway (a 5xx, a timeout) is followed by a
+        look at Whapi's list once the send's own timeout has passed, so it is resent only
+        if it is not there.
+
+        Raises:
+            WhapiError: Whapi refused for good, or kept failing for :data:`SEND_ATTEMPTS`.
+        """
+        chat = self._state.chat
+        attempt = 1
+        while True:
+            try:
+                return self._deps.whapi.send_text(chat, chunk, typing_time=typing_time(chunk))
+            except WhapiError as exc:
+                if not exc.retryable or attempt >= SEND_ATTEMPTS:
+                    raise
+                pause = exc.retry_after
+                if pause is None:
+                    pause = self._deps.whapi_timeout if exc.ambiguous else float(attempt)
+                pause = min(pause, _MAX_SEND_PAUSE)
+                log.warning(
+                    "chat %s: chunk %d not sent (%s); trying again in %.1f s",
+                    mask(chat),
+                    index,
+                    exc,
+                    pause,
+                )
+                self._deps.clock.sleep(pause)
+                if exc.ambiguous and self._found_sent(turn, index, chunk):
+                    return None
+                attempt += 1
 
     def _reconcile(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
         """Tell whether a chunk whose send was interrupted did reach Whapi.

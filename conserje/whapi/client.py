@@ -75,11 +75,19 @@ class WhapiClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx2.HTTPError as exc:
-            raise WhapiError(f"{method} {path}: {type(exc).__name__}") from exc
-        if not response.is_success:
+            # Only a connection never made proves the request did not reach Whapi.
+            never_sent = isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout)
             raise WhapiError(
-                f"{method} {path}: HTTP {response.status_code} {_error_text(response)}",
-                status=response.status_code,
+                f"{method} {path}: {type(exc).__name__}", ambiguous=not never_sent
+            ) from exc
+        if not response.is_success:
+            status = response.status_code
+            hint = _HINTS.get(status, "")
+            raise WhapiError(
+                f"{method} {path}: HTTP {status} {_error_text(response)}{hint}",
+                status=status,
+                ambiguous=status >= 500,
+                retry_after=_retry_after(response),
             )
         if not response.content:
             return None
@@ -87,6 +95,23 @@ class WhapiClient:
             return response.json()
         except ValueError as exc:
             raise WhapiError(f"{method} {path}: answer is not JSON") from exc
+
+
+_HINTS = {
+    401: " (the channel is not authorised: reconnect it in Whapi's panel)",
+    404: " (no such channel: check WHAPI_TOKEN)",
+}
+
+_MAX_RETRY_AFTER = 60.0
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
+    """Seconds the ``Retry-After`` header asks for (up to a minute); ``None`` without one."""
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
 def _error_text(response: httpx2.Response) -> str:

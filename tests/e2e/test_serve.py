@@ -163,20 +163,37 @@ def test_a_send_still_on_its_way_after_a_quick_restart_is_not_sent_twice(
     assert sent["whapi_id"] == whapi_fake.sent[0].id
 
 
-def test_kill_before_the_whapi_send_reached_whapi_sends_it_once_after_restart(
+def test_a_send_whose_connection_dropped_is_looked_for_then_sent_once(
     make_server, whapi_fake, openai_fake
 ):
+    # It used to end the turn as failed: the guest never got the reply.
     whapi_fake.inject(Fault("POST", "/messages/text", drop=True))
+    with make_server(WHAPI_TIMEOUT_MS="500") as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Dónde dejo la llave?"))
+        settle(server, whapi_fake, turns=1)
+
+        assert [m.body for m in whapi_fake.sent] == ["echo: ¿Dónde dejo la llave?"]
+        assert whapi_fake.requests("GET", "/messages/list/"), "it looked before resending"
+        (sent,) = server.events("reply_sent")
+        assert sent["reconciled"] is False
+        assert server.events("turn_finished")[-1]["outcome"] == "replied"
+
+
+def test_a_kill_after_a_failed_send_leaves_the_turn_finished_and_sends_nothing(
+    make_server, whapi_fake, openai_fake
+):
+    whapi_fake.authorised = False
     server = make_server().start()
     whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Dónde dejo la llave?"))
     wait_for(lambda: server.events("turn_finished"), what="the failed send is journaled")
     server.kill()
-    assert whapi_fake.sent == []
+    whapi_fake.authorised = True
 
     server.restart()
     server.stop()
     (finished,) = server.events("turn_finished")
     assert finished["outcome"] == "failed"
+    assert "not authorised" in finished["error"]
     assert whapi_fake.sent == []
 
 
