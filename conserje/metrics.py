@@ -20,6 +20,7 @@ __all__ = [
     "MESSAGE_KINDS",
     "TOKEN_DIRECTIONS",
     "WEBHOOK_OUTCOMES",
+    "WHAPI_ERRORS",
     "Metrics",
 ]
 
@@ -36,6 +37,9 @@ WEBHOOK_OUTCOMES = (
     "unavailable",
 )
 """How ``POST /hook`` answered a delivery (see :class:`conserje.http.webhook.HookResource`)."""
+
+WHAPI_ERRORS = ("connection", "timeout", "unauthorized", "rate_limited", "refused", "server")
+"""Why a call to Whapi failed (see :func:`conserje.whapi.client.error_kind`)."""
 
 TOKEN_DIRECTIONS = ("input", "output", "cached")
 """Token counts a run reports; ``cached`` is the part of ``input`` served from cache."""
@@ -192,6 +196,14 @@ class Metrics:
             "Reply chunks whose send was attempted and not confirmed by the end of the turn.",
             registry=r,
         )
+        self.whapi_errors = Counter(
+            "conserje_whapi_errors_total",
+            "Calls to Whapi that failed, by why: connection, timeout, unauthorized (401: "
+            "the channel needs authorising), rate_limited (429), refused (other 4xx), "
+            "server (5xx).",
+            ["error"],
+            registry=r,
+        )
         self.handoffs = Counter(
             "conserje_handoffs_total",
             "Hand-offs to a person, by who started them (assistant, agent, admin).",
@@ -243,6 +255,8 @@ class Metrics:
             self.webhooks.labels(outcome)
         for direction in TOKEN_DIRECTIONS:
             self.model_tokens.labels(direction)
+        for error in WHAPI_ERRORS:
+            self.whapi_errors.labels(error)
 
     def exposition(self) -> bytes:
         """Render every metric in the Prometheus text format."""

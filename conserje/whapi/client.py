@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
 
 from conserje.errors import WhapiError
 
-__all__ = ["SentRecord", "WhapiClient"]
+__all__ = ["SentRecord", "WhapiClient", "error_kind"]
 
 SentRecord = dict[str, Any]
 
@@ -20,9 +21,18 @@ class WhapiClient:
         base_url: Whapi's base URL (``https://gate.whapi.cloud`` in production).
         token: the channel token, sent as ``Authorization: Bearer``.
         timeout: seconds allowed for each call, connection included.
+        on_error: told the :func:`error_kind` of every failed call (the server counts them).
     """
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 15.0,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self._on_error = on_error
         self._http = httpx2.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -73,6 +83,14 @@ class WhapiClient:
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
+            return self._call_once(method, path, **kwargs)
+        except WhapiError as exc:
+            if self._on_error is not None:
+                self._on_error(error_kind(exc))
+            raise
+
+    def _call_once(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
             response = self._http.request(method, path, **kwargs)
         except httpx2.HTTPError as exc:
             # Only a connection never made proves the request did not reach Whapi.
@@ -95,6 +113,16 @@ class WhapiClient:
             return response.json()
         except ValueError as exc:
             raise WhapiError(f"{method} {path}: answer is not JSON") from exc
+
+
+def error_kind(error: WhapiError) -> str:
+    """Name why a call failed, as ``conserje_whapi_errors_total`` labels it."""
+    status = error.status
+    if status is None:
+        return "timeout" if "Timeout" in str(error) else "connection"
+    if status >= 500:
+        return "server"
+    return {401: "unauthorized", 429: "rate_limited"}.get(status, "refused")
 
 
 _HINTS = {

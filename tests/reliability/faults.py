@@ -193,6 +193,7 @@ CASES: tuple[Case, ...] = (
         "reply",
         "replied",
         ("reply_sent",),
+        (("conserje_whapi_errors_total", {"error": "server"}),),
     ),
     Case(
         "Whapi 429",
@@ -200,8 +201,24 @@ CASES: tuple[Case, ...] = (
         "reply",
         "replied",
         ("reply_sent",),
+        (("conserje_whapi_errors_total", {"error": "rate_limited"}),),
     ),
-    Case("Whapi timeout", _on_send(delay=1.5), "reply", "replied", ("reply_sent",)),
+    Case(
+        "Whapi timeout",
+        _on_send(delay=1.5),
+        "reply",
+        "replied",
+        ("reply_sent",),
+        (("conserje_whapi_errors_total", {"error": "timeout"}),),
+    ),
+    Case(
+        "Whapi dropped connection",
+        _on_send(drop=True),
+        "reply",
+        "replied",
+        ("reply_sent",),
+        (("conserje_whapi_errors_total", {"error": "connection"}),),
+    ),
     Case(
         "Whapi 401 channel not authorised",
         _unauthorise,
@@ -209,6 +226,7 @@ CASES: tuple[Case, ...] = (
         "failed",
         (),
         (
+            ("conserje_whapi_errors_total", {"error": "unauthorized"}),
             ("conserje_reply_chunks_failed_total", {}),
             ("conserje_turns_total", {"outcome": "failed"}),
         ),
@@ -260,6 +278,11 @@ def _finished_turn(r: Rig, chat: str, message_id: str) -> list[dict[str, Any]]:
     return [] if end is None else events[start : end + 1]
 
 
+def _moved(before: dict[str, float], after: dict[str, float], name: str) -> float:
+    """How much every sample of ``name`` moved, summed."""
+    return sum(v - before.get(k, 0.0) for k, v in after.items() if k.startswith(name + "["))
+
+
 def _within(condition: Callable[[], Any], timeout: float) -> Any:
     """Wait for ``condition`` as :func:`wait_for` does; ``None`` if it never held."""
     try:
@@ -284,6 +307,8 @@ def run_case(r: Rig, case: Case, number: int) -> Outcome:
         _within(lambda: len(r.whapi.sent_to(chat)) - before_sent >= case.sends, 10)
     finally:
         case.disarm(r)
+    turns = "conserje_turns_total"
+    _within(lambda: _moved(before, _metrics(r), turns) >= 1, 5)
     after = _metrics(r)
     got = [m.body for m in r.whapi.sent_to(chat)[before_sent:]]
     moved = {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k, 0.0)}
@@ -333,11 +358,12 @@ def print_table(say: Callable[[str], None] = print) -> bool:
         if not any(step.startswith("reply_sent") for step in seen.story):
             notable.append("no reply_sent")
         counted = ", ".join(
-            f"{_label(k)} +{v:g}" for k, v in sorted(seen.moved.items()) if _shown(k)
+            f"{_label(k)} +{v:g}" for k, v in sorted(seen.moved.items()) if _shown(_label(k))
         )
         verdict = "; ".join(seen.problems) or "0 lost, 0 twice"
         say(
-            f"| {case.fault} | {case.guest_gets} | {seen.outcome} | {', '.join(notable)} "
+            f"| {case.fault} | {case.guest_gets} | {seen.outcome} "
+            f"| {', '.join(notable) or 'the usual steps'} "
             f"| {counted} | {verdict} |"
         )
     return all(not seen.problems for _, seen in rows)
@@ -388,6 +414,8 @@ def _shown(sample: str) -> bool:
             "conserje_model_run_seconds",
             "conserje_reply_chunks_sent_total",
             "conserje_chat",
+            "conserje_model_runs_total{status=completed}",
+            "conserje_turns_total{outcome=replied}",
         )
     )
 
