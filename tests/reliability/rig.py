@@ -66,12 +66,19 @@ class Rig:
 
 
 @contextlib.contextmanager
-def rig(root: Path, *, latency: float | None = MODEL_LATENCY, **env: str) -> Iterator[Rig]:
+def rig(
+    root: Path,
+    *,
+    latency: float | None = MODEL_LATENCY,
+    data_dir: Path | None = None,
+    **env: str,
+) -> Iterator[Rig]:
     """Build a rig under ``root``; the server is killed on the way out if still running.
 
     Args:
         root: an empty directory.
         latency: the fake model's run latency (``None``: one step per retrieve).
+        data_dir: the server's data dir (default: ``root/data``).
         env: settings for the server on top of the rig's own.
     """
     plugin_env, marks = install_tool_plugin(root)
@@ -93,7 +100,7 @@ def rig(root: Path, *, latency: float | None = MODEL_LATENCY, **env: str) -> Ite
             **plugin_env,
             **env,
         }
-        server = ServerProcess(root / "data", settings, log_path=root / "server.log")
+        server = ServerProcess(data_dir or root / "data", settings, log_path=root / "server.log")
         whapi.webhook_url = f"{server.url}/hook"
         try:
             yield Rig(root, server, openai, whapi, marks)
