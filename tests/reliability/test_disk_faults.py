@@ -9,6 +9,9 @@ one exactly once.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -77,27 +80,25 @@ def comes_back_whole(r: Rig, acknowledged: list[dict[str, Any]], refused: dict[s
     assert figures.ok, figures.report()
 
 
-def test_a_full_disk(tmp_path):
-    with disks.tiny_disk(tmp_path / "disk") as disk, rig(tmp_path, data_dir=disk / "data") as r:
-        r.server.start()
-        filler = disks.fill(disk)
-        acknowledged, refused, status = until_refused(r)
-        assert status == 503
-        log = exits_non_zero(r)
-        assert "No space left on device" in log
-
-        filler.unlink()
-        comes_back_whole(r, acknowledged, refused)
+@contextlib.contextmanager
+def full_tmpfs(root: Path) -> Iterator[tuple[Path, Path]]:
+    with disks.tiny_disk(root / "disk") as disk:
+        yield disk, disk
 
 
-def test_an_fdatasync_that_fails(tmp_path):
-    with disks.thin_disk(tmp_path) as (disk, backing), rig(tmp_path, data_dir=disk / "data") as r:
+@pytest.mark.parametrize(
+    ("disk", "said"),
+    [(full_tmpfs, "No space left on device"), (disks.thin_disk, "fdatasync failed")],
+    ids=["full disk", "failing fdatasync"],
+)
+def test_a_disk_that_stops_taking_writes(tmp_path, disk, said):
+    with disk(tmp_path) as (mounted, backing), rig(tmp_path, data_dir=mounted / "data") as r:
         r.server.start()
         filler = disks.fill(backing)
         acknowledged, refused, status = until_refused(r)
         assert status == 503
         log = exits_non_zero(r)
-        assert "fdatasync failed" in log
+        assert said in log
 
         filler.unlink()
         comes_back_whole(r, acknowledged, refused)
