@@ -9,6 +9,8 @@ from tests.reliability.campaign import POINTS, run_campaign
 pytestmark = pytest.mark.e2e
 
 
+# Minutes on a loaded machine; the default 120 s is for single scenarios.
+@pytest.mark.timeout(400)
 def test_kills_at_every_point_lose_nothing_and_answer_nothing_twice(tmp_path):
     figures = run_campaign(tmp_path, rounds=2 * len(POINTS), chats=4, size=3, seed=3, say=print)
     print(figures.report())
