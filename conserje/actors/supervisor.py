@@ -253,7 +253,12 @@ class Supervisor(pykka.ThreadingActor):
         due = [chat for chat, at in self._deadlines.items() if at <= now]
         for chat in due:
             del self._deadlines[chat]
-            self._actors[chat].tell(Tick(now))
+            try:
+                self._actors[chat].tell(Tick(now))
+            except pykka.ActorDeadError:
+                # It stopped with nothing to do (its Passivated is on its way); the other
+                # chats' deadlines must not wait for that.
+                log.debug("supervisor: deadline of a stopped chat actor dropped")
         if self._swept is None:
             self._swept = now
         elif now - self._swept >= self._sweep_every:

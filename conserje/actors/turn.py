@@ -76,6 +76,7 @@ SEND_ATTEMPTS = 3
 """Tries of one reply chunk's send before the turn is given up as failed."""
 
 _MAX_SEND_PAUSE = 30.0
+_LOOKS = 2
 
 
 @dataclass(frozen=True)
@@ -400,9 +401,9 @@ class TurnRunner:
     def _send(self, turn: TurnInFlight, index: int, chunk: str) -> str | None:
         """Send a chunk, trying again after a failure that may pass; ``None``: found sent.
 
-        A failure that may have sent the chunk anyway (a 5xx, a timeout) is followed by a
-        look at Whapi's list once the send's own timeout has passed, so it is resent only
-        if it is not there.
+        After a failure that may have sent the chunk anyway (a 5xx, a timeout, a lost
+        connection) the chunk is looked for in Whapi's list first, and resent only if
+        it is not there.
 
         Raises:
             WhapiError: Whapi refused for good, or kept failing for :data:`SEND_ATTEMPTS`.
@@ -415,21 +416,25 @@ class TurnRunner:
             except WhapiError as exc:
                 if not exc.retryable or attempt >= SEND_ATTEMPTS:
                     raise
-                pause = exc.retry_after
-                if pause is None:
-                    pause = self._deps.whapi_timeout if exc.ambiguous else float(attempt)
-                pause = min(pause, _MAX_SEND_PAUSE)
-                log.warning(
-                    "chat %s: chunk %d not sent (%s); trying again in %.1f s",
-                    mask(chat),
-                    index,
-                    exc,
-                    pause,
-                )
-                self._deps.clock.sleep(pause)
-                if exc.ambiguous and self._found_sent(turn, index, chunk):
-                    return None
+                log.warning("chat %s: chunk %d not sent: %s", mask(chat), index, exc)
+                if exc.ambiguous:
+                    if self._landed(turn, index, chunk):
+                        return None
+                else:
+                    self._deps.clock.sleep(min(exc.retry_after or float(attempt), _MAX_SEND_PAUSE))
                 attempt += 1
+
+    def _landed(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
+        """Tell whether a send that failed ambiguously reached Whapi after all.
+
+        Whapi may list a send it is still processing only later, so it is looked for
+        :data:`_LOOKS` times, one send timeout apart, before it is taken as not sent.
+        """
+        for _ in range(_LOOKS):
+            self._deps.clock.sleep(self._deps.whapi_timeout)
+            if self._found_sent(turn, index, chunk):
+                return True
+        return False
 
     def _reconcile(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
         """Tell whether a chunk whose send was interrupted did reach Whapi.

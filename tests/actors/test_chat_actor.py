@@ -207,6 +207,23 @@ def test_a_chat_beyond_the_cap_waits_for_a_free_actor_and_is_answered(small_worl
     assert sorted(m.body for m in wh.sent) == ["echo: hola 0", "echo: hola 1", "echo: hola 2"]
 
 
+def test_a_deadline_of_a_stopped_actor_does_not_hold_up_the_others(small_world):
+    # Seen in the soak: a Tick for an actor that had just stopped raised ActorDeadError
+    # in the supervisor, and the chats due after it in that tick waited for the next.
+    clock, journal, supervisor, _oa, wh, _board = small_world
+    gone, other = "34600000020@s.whatsapp.net", "34600000021@s.whatsapp.net"
+    say(journal, supervisor, gone, "uno")
+    say(journal, supervisor, other, "dos")
+    drain(supervisor)
+    for ref in pykka.ActorRegistry.get_by_class(ChatActor):
+        if ref.proxy().state.get().chat == gone:
+            ref.stop()
+    clock.advance(5.1)
+    supervisor.ask(Tick(clock.now()))
+    drain(supervisor)
+    assert [m.body for m in wh.sent] == ["echo: dos"]
+
+
 def test_the_sweep_compacts_a_chat_whose_compaction_failed_after_its_turn(tmp_path):
     options = {"token_threshold": 50, "summary_tokens": 100, "compaction_method": "summary"}
     with actor_world(tmp_path, deps_options=options, sweep_every=600.0) as built:
