@@ -78,6 +78,15 @@ class Settings:
     journal_snapshot_events: int
     webhook_max_bytes: int
     log_level: str
+    openai_transcribe_model: str
+    media_timeout_ms: int
+    media_max_bytes: int
+    media_image_max_bytes: int
+    media_retention_days: int
+    openai_file_input: bool
+    voice_replies: bool
+    openai_tts_model: str
+    openai_tts_voice: str
 
     @property
     def production(self) -> bool:
@@ -93,6 +102,16 @@ class Settings:
     def snapshot_dir(self) -> Path:
         """The snapshots of all chats' state, inside the data dir."""
         return self.data_dir / "snapshots"
+
+    @property
+    def media_dir(self) -> Path:
+        """Guests' voice notes, photos and documents, inside the data dir."""
+        return self.data_dir / "media"
+
+    @property
+    def audio_dir(self) -> Path:
+        """Voice notes spoken as replies (served by ``GET /audio/{filename}``)."""
+        return self.data_dir / "audio"
 
 
 class _Reader:
@@ -244,6 +263,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         journal_snapshot_events=r.integer("JOURNAL_SNAPSHOT_EVENTS", 50_000, 1, 1_000_000_000),
         webhook_max_bytes=r.integer("WEBHOOK_MAX_BYTES", 1_048_576, 1_024, 104_857_600),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        openai_transcribe_model=r.text("OPENAI_TRANSCRIBE_MODEL", "gpt-transcribe")
+        or "gpt-transcribe",
+        media_timeout_ms=r.integer("MEDIA_TIMEOUT_MS", 30_000, 1_000, 600_000),
+        media_max_bytes=r.integer("MEDIA_MAX_BYTES", 25 * 1024 * 1024, 1_024, 100 * 1024 * 1024),
+        media_image_max_bytes=r.integer(
+            "MEDIA_IMAGE_MAX_BYTES", 4 * 1024 * 1024, 10_000, 20 * 1024 * 1024
+        ),
+        media_retention_days=r.integer("MEDIA_RETENTION_DAYS", 30, 1, 3650),
+        openai_file_input=r.boolean("OPENAI_FILE_INPUT", True),
+        voice_replies=r.boolean("VOICE_REPLIES", False),
+        # Every audio.speech model shuts down on 2027-01-06; this one is alive until then.
+        openai_tts_model=r.text("OPENAI_TTS_MODEL", "gpt-4o-mini-tts") or "gpt-4o-mini-tts",
+        openai_tts_voice=r.text("OPENAI_TTS_VOICE", "marin") or "marin",
     )
     _check_data_dir(data_dir, r.problems)
     if r.problems:

@@ -17,15 +17,25 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 __all__ = [
     "HIGH_TOKEN_CHATS_LIMIT",
     "MAILBOX_SAMPLE_SECONDS",
+    "MEDIA_OUTCOMES",
     "MESSAGE_KINDS",
+    "RECOVERY_OUTCOMES",
     "TOKEN_DIRECTIONS",
+    "TURN_OUTCOMES",
+    "VOICE_REPLY_OUTCOMES",
     "WEBHOOK_OUTCOMES",
     "WHAPI_ERRORS",
     "Metrics",
 ]
 
-MESSAGE_KINDS = ("guest_text", "agent")
-"""Kinds of journaled message: a guest wrote, or a person wrote from the business phone."""
+MESSAGE_KINDS = ("guest_text", "guest_media", "agent")
+"""Kinds of journaled message: a guest wrote or sent media, or the business phone wrote."""
+
+MEDIA_OUTCOMES = ("ok", "failed", "timeout")
+"""How fetching or transcribing a guest's media ended."""
+
+VOICE_REPLY_OUTCOMES = ("sent", "withheld", "failed")
+"""How a reply to a voice note went: spoken, or as text because it was withheld or failed."""
 
 WEBHOOK_OUTCOMES = (
     "accepted",
@@ -38,6 +48,11 @@ WEBHOOK_OUTCOMES = (
 )
 """How ``POST /hook`` answered a delivery (see :class:`conserje.http.webhook.HookResource`)."""
 
+TURN_OUTCOMES = ("replied", "empty", "fallback", "failed", "paused")
+"""How a turn ended (``turn_finished``'s outcome, with ``fallback`` for an apology)."""
+
+RECOVERY_OUTCOMES = ("completed", "adopted", "cancelled", "failed", "gone", "rerun")
+"""What boot did with a run a crash interrupted (``run_recovered``'s outcome)."""
 WHAPI_ERRORS = ("connection", "timeout", "unauthorized", "rate_limited", "refused", "server")
 """Why a call to Whapi failed (see :func:`conserje.whapi.client.error_kind`)."""
 
@@ -248,13 +263,45 @@ class Metrics:
             registry=r,
         )
 
+        # Media.
+        self.media_downloads = Counter(
+            "conserje_media_downloads_total",
+            "Guests' voice notes, photos and documents fetched from Whapi, by outcome "
+            "(ok, failed, timeout).",
+            ["outcome"],
+            registry=r,
+        )
+        self.media_transcriptions = Counter(
+            "conserje_media_transcriptions_total",
+            "Voice notes transcribed, by outcome (ok, failed, timeout); a failure becomes a "
+            "note in the turn.",
+            ["outcome"],
+            registry=r,
+        )
+        self.voice_replies = Counter(
+            "conserje_voice_replies_total",
+            "Replies to voice notes with VOICE_REPLIES on, by outcome: sent (spoken), "
+            "withheld (prices, links, numbers: sent as text), failed (speech failed: text).",
+            ["outcome"],
+            registry=r,
+        )
+
         # Fixed label sets start at zero, so a rate over them exists before the first event.
+        for outcome in MEDIA_OUTCOMES:
+            self.media_downloads.labels(outcome)
+            self.media_transcriptions.labels(outcome)
+        for outcome in VOICE_REPLY_OUTCOMES:
+            self.voice_replies.labels(outcome)
         for kind in MESSAGE_KINDS:
             self.messages_received.labels(kind)
         for outcome in WEBHOOK_OUTCOMES:
             self.webhooks.labels(outcome)
         for direction in TOKEN_DIRECTIONS:
             self.model_tokens.labels(direction)
+        for outcome in TURN_OUTCOMES:
+            self.turns.labels(outcome)
+        for outcome in RECOVERY_OUTCOMES:
+            self.orphaned_runs_recovered.labels(outcome)
         for error in WHAPI_ERRORS:
             self.whapi_errors.labels(error)
 

@@ -20,6 +20,9 @@ from conserje.eventlog.events import (
     ContextReset,
     Event,
     HandoffStarted,
+    MediaFailed,
+    MediaStored,
+    MediaTranscribed,
     MessageReceived,
     ReplySending,
     ReplySent,
@@ -31,6 +34,7 @@ from conserje.eventlog.events import (
     ToolFinished,
     TurnFinished,
     TurnStarted,
+    VoiceFallback,
 )
 from conserje.eventlog.jsonl import AppendedBatch
 from conserje.eventlog.projection import ChatState
@@ -96,7 +100,9 @@ class MetricsProjector:
         m = self._metrics
         match event:
             case MessageReceived():
-                m.messages_received.labels("guest_text").inc()
+                m.messages_received.labels("guest_media" if event.media else "guest_text").inc()
+            case MediaTranscribed() | MediaStored() | MediaFailed() | VoiceFallback():
+                self._media(event)
             case AgentMessage():
                 m.messages_received.labels("agent").inc()
             case RunRetried():
@@ -116,6 +122,25 @@ class MetricsProjector:
             case _:
                 self._turn_step(event)
 
+    def _media(self, event: Event) -> None:
+        """Count a guest's media fetched and transcribed, and replies not spoken."""
+        m = self._metrics
+        match event:
+            case MediaTranscribed():
+                m.media_downloads.labels("ok").inc()
+                m.media_transcriptions.labels("ok").inc()
+            case MediaStored():
+                m.media_downloads.labels("ok").inc()
+            case MediaFailed(stage="download"):
+                m.media_downloads.labels("timeout" if event.timed_out else "failed").inc()
+            case MediaFailed(stage="transcription"):
+                m.media_downloads.labels("ok").inc()
+                m.media_transcriptions.labels("timeout" if event.timed_out else "failed").inc()
+            case MediaFailed(stage="image"):
+                m.media_downloads.labels("ok").inc()
+            case VoiceFallback():
+                m.voice_replies.labels(event.reason).inc()
+
     def _turn_step(self, event: Event) -> None:
         """Follow a turn from its start to its end, for the metrics its end moves."""
         match event:
@@ -129,6 +154,8 @@ class MetricsProjector:
                 self._marks(event.turn_id, event.ts).unconfirmed += 1
             case ReplySent():
                 self._metrics.reply_chunks_sent.inc()
+                if event.audio:
+                    self._metrics.voice_replies.labels("sent").inc()
                 marks = self._turns.get(event.turn_id)
                 if marks is not None and marks.unconfirmed:
                     marks.unconfirmed -= 1

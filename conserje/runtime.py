@@ -39,6 +39,9 @@ from conserje.eventlog.snapshot import write_snapshot
 from conserje.eventlog.snapshotter import Snapshotter
 from conserje.feed import LiveFeed
 from conserje.live_stats import LiveStats
+from conserje.media.ingest import MediaIngest
+from conserje.media.speech import VoiceReplies
+from conserje.media.store import MediaStore
 from conserje.metrics import Metrics
 from conserje.metrics_projector import MetricsProjector
 from conserje.recent_logs import RecentLogs
@@ -123,6 +126,19 @@ class Runtime:
             run_timeout=settings.openai_run_timeout_ms / 1000,
             max_concurrency=settings.openai_max_concurrency,
         )
+        self.media_store = MediaStore(
+            settings.media_dir, settings.audio_dir, settings.media_retention_days
+        )
+        media = MediaIngest(
+            self.whapi,
+            client,
+            self.media_store,
+            transcribe_model=settings.openai_transcribe_model,
+            timeout=settings.media_timeout_ms / 1000,
+            max_bytes=settings.media_max_bytes,
+            image_max_bytes=settings.media_image_max_bytes,
+            file_input=settings.openai_file_input,
+        )
         validators, problems = load_validators()
         for problem in problems:
             log.error("reply validator not loaded: %s", problem)
@@ -142,6 +158,16 @@ class Runtime:
             summary_tokens=settings.historial_summary_threshold,
             compaction_method=settings.compaction_method,
             validators=validators,
+            media=media,
+            voice=VoiceReplies(
+                client,
+                self.media_store,
+                model=settings.openai_tts_model,
+                voice=settings.openai_tts_voice,
+                timeout=settings.media_timeout_ms / 1000,
+            )
+            if settings.voice_replies
+            else None,
             whapi_timeout=settings.whapi_timeout_ms / 1000,
         )
         policy = BufferPolicy(

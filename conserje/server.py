@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 import types
+from collections.abc import Callable, Iterable
 
 from waitress.server import create_server
 
@@ -30,8 +31,19 @@ class _Stop(KeyboardInterrupt):
     """
 
 
-def serve(settings: Settings) -> int:
-    """Run the server until SIGTERM or SIGINT; return the process exit code."""
+def serve(
+    settings: Settings,
+    *,
+    extra_routes: Iterable[tuple[str, object]] = (),
+    on_listening: Callable[[], None] | None = None,
+) -> int:
+    """Run the server until SIGTERM or SIGINT; return the process exit code.
+
+    Args:
+        settings: validated settings.
+        extra_routes: more ``(route, resource)`` pairs (the demo's simulator).
+        on_listening: called once the port is bound, before requests are served.
+    """
     fatal = threading.Event()
 
     def on_fatal() -> None:
@@ -41,7 +53,7 @@ def serve(settings: Settings) -> int:
     runtime = Runtime(settings, on_fatal=on_fatal)
     logging.getLogger().addHandler(runtime.recent_logs)
     server = create_server(
-        create_app(runtime),
+        create_app(runtime, extra_routes),
         host=settings.host,
         port=settings.port,
         threads=_HTTP_THREADS,
@@ -49,6 +61,8 @@ def serve(settings: Settings) -> int:
         ident="conserje",
     )
     log.info("listening on http://%s:%s", settings.host, settings.port)
+    if on_listening is not None:
+        on_listening()
 
     received: list[str] = []
 

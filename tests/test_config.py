@@ -84,6 +84,20 @@ def test_minimal_env_gives_the_documented_defaults(env, tmp_path):
     assert settings.journal_dir == tmp_path / "data" / "journal"
 
 
+def test_media_defaults_use_models_alive_on_release_and_voice_replies_are_opt_in(env, tmp_path):
+    settings = load_settings(env)
+
+    assert settings.openai_transcribe_model == "gpt-transcribe"
+    assert settings.openai_tts_model == "gpt-4o-mini-tts"
+    assert settings.openai_tts_voice == "marin"
+    assert settings.voice_replies is False
+    assert settings.media_timeout_ms == 30_000
+    assert settings.media_retention_days == 30
+    assert settings.openai_file_input is True
+    assert settings.media_dir == tmp_path / "data" / "media"
+    assert settings.audio_dir == tmp_path / "data" / "audio"
+
+
 def test_valid_overrides_are_read(env):
     settings = load_settings(
         {
@@ -118,6 +132,10 @@ def test_valid_overrides_are_read(env):
         ("OPENAI_BASE_URL", "ftp://files.example.org/v1"),
         ("BUFFER_WINDOW_MS", "-1"),
         ("LOG_LEVEL", "CHATTY"),
+        ("MEDIA_TIMEOUT_MS", "0"),
+        ("MEDIA_RETENTION_DAYS", "0"),
+        ("MEDIA_IMAGE_MAX_BYTES", "big"),
+        ("VOICE_REPLIES", "sometimes"),
     ],
 )
 def test_each_bad_value_gives_one_problem_naming_the_variable(env, name, value):

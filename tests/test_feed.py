@@ -70,6 +70,7 @@ def test_a_new_reader_gets_what_the_feed_holds_as_story_records(journal):
             "text": "¿hay sitio?",
             "sent_at": 0,
             "quoted": "",
+            "media": None,
         },
     }
     assert json.loads(read.entries[2].json())["story"] == "turn t1 finished: fallback"

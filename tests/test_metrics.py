@@ -11,6 +11,10 @@ from conserje.eventlog.events import (
     AgentMessage,
     ContextReset,
     HandoffStarted,
+    MediaFailed,
+    MediaRef,
+    MediaStored,
+    MediaTranscribed,
     MessageReceived,
     ReplySending,
     ReplySent,
@@ -23,11 +27,12 @@ from conserje.eventlog.events import (
     TurnFinished,
     TurnStarted,
     Usage,
+    VoiceFallback,
 )
 from conserje.eventlog.jsonl import AppendedBatch
 from conserje.eventlog.projection import ChatState
 from conserje.http.app import create_app
-from conserje.metrics import Metrics
+from conserje.metrics import MESSAGE_KINDS, RECOVERY_OUTCOMES, TURN_OUTCOMES, Metrics
 from conserje.metrics_projector import MetricsProjector
 from conserje.runtime import Runtime
 from conserje.testing import payloads
@@ -91,6 +96,20 @@ def test_every_metric_is_documented_and_named_by_convention(metrics):
         assert f"# TYPE {name} " in exposed
 
 
+@pytest.mark.parametrize(
+    ("name", "label", "values"),
+    [
+        ("conserje_turns_total", "outcome", TURN_OUTCOMES),
+        ("conserje_orphaned_runs_recovered_total", "outcome", RECOVERY_OUTCOMES),
+        ("conserje_messages_received_total", "kind", MESSAGE_KINDS),
+    ],
+)
+def test_fixed_label_series_are_exported_at_zero_before_any_event(metrics, name, label, values):
+    # A rate() or an alert over a series that does not exist yet silently sees nothing.
+    for each in values:
+        assert metrics.registry.get_sample_value(name, {label: each}) == 0.0
+
+
 def test_each_instance_counts_in_its_own_registry(metrics):
     other = Metrics()
     metrics.race_errors.inc()
@@ -104,9 +123,57 @@ def test_journaled_messages_are_counted_by_kind(metrics, projector):
         MessageReceived(chat=CHAT, message_id="m1", text="hola"),
         MessageReceived(chat=CHAT, message_id="m2", text="¿sitio?"),
         AgentMessage(chat=CHAT, message_id="a1", text="soy Carmen"),
+        MessageReceived(
+            chat=CHAT, message_id="m3", text="", media=MediaRef(kind="voice", id="oga-1")
+        ),
     )
     assert value(metrics, "conserje_messages_received_total", kind="guest_text") == 2
+    assert value(metrics, "conserje_messages_received_total", kind="guest_media") == 1
     assert value(metrics, "conserje_messages_received_total", kind="agent") == 1
+
+
+def media_failed(stage, *, timed_out=False):
+    return MediaFailed(
+        chat=CHAT, message_id="m1", stage=stage, error="e", note="n", timed_out=timed_out
+    )
+
+
+def test_media_downloads_and_transcriptions_are_counted_by_outcome(metrics, projector):
+    stored = {"file": "f", "size": 1, "sha256": "s"}
+    feed(
+        projector,
+        MediaTranscribed(chat=CHAT, message_id="m1", transcript="hola", model="m", **stored),
+        MediaStored(chat=CHAT, message_id="m2", mime="image/jpeg", **stored),
+        media_failed("download"),
+        media_failed("download", timed_out=True),
+        media_failed("transcription"),
+        media_failed("transcription", timed_out=True),
+        media_failed("image"),
+    )
+    downloads = "conserje_media_downloads_total"
+    transcriptions = "conserje_media_transcriptions_total"
+    assert value(metrics, downloads, outcome="ok") == 5
+    assert value(metrics, downloads, outcome="failed") == 1
+    assert value(metrics, downloads, outcome="timeout") == 1
+    assert value(metrics, transcriptions, outcome="ok") == 1
+    assert value(metrics, transcriptions, outcome="failed") == 1
+    assert value(metrics, transcriptions, outcome="timeout") == 1
+
+
+def test_voice_replies_are_counted_sent_withheld_or_failed(metrics, projector):
+    feed(
+        projector,
+        turn(),
+        ReplySending(chat=CHAT, turn_id="t1", chunk=0, text="hola", audio="voice_1_1.ogg"),
+        ReplySent(chat=CHAT, turn_id="t1", chunk=0, whapi_id="w", text="hola", audio="v.ogg"),
+        ReplySent(chat=CHAT, turn_id="t1", chunk=1, whapi_id="x", text="texto"),
+        VoiceFallback(chat=CHAT, turn_id="t1", reason="withheld", error="it names a price"),
+        VoiceFallback(chat=CHAT, turn_id="t1", reason="failed", error="HTTP 500"),
+        VoiceFallback(chat=CHAT, turn_id="t1", reason="failed", error="not Ogg"),
+    )
+    assert value(metrics, "conserje_voice_replies_total", outcome="sent") == 1
+    assert value(metrics, "conserje_voice_replies_total", outcome="withheld") == 1
+    assert value(metrics, "conserje_voice_replies_total", outcome="failed") == 2
 
 
 def test_a_finished_turn_is_counted_and_timed_from_its_start(metrics, projector):

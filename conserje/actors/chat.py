@@ -96,6 +96,8 @@ class ChatActor(pykka.ThreadingActor):
             self.state.apply(event)
             if isinstance(event, MessageReceived):
                 self._buffer.add(event.message_id, event.ts)
+        # Media is part of ingesting a message: a turn never starts without it.
+        self._turns.ingest_media()
         if not self.state.presence_subscribed and self.state.pending:
             self._turns.subscribe_presence()
         if self._buffer.due(self._deps.clock.now()):
@@ -108,6 +110,7 @@ class ChatActor(pykka.ThreadingActor):
 
     def _resume(self) -> None:
         self._turns.advance()
+        self._turns.ingest_media()
         # Messages that waited through a restart keep their arrival times, so a burst
         # that was already closed is answered at the first tick.
         for message in self.state.pending.values():

@@ -208,7 +208,12 @@ class Supervisor(pykka.ThreadingActor):
             self._actors[chat].tell(Passivate())
 
     def _sweep(self) -> None:
-        """Ask chats over the token threshold to compact; passivated ones wake for it."""
+        """Delete media past retention; ask chats over the token threshold to compact."""
+        if self._deps.media is not None:
+            try:
+                self._deps.media.store.sweep(self._deps.clock.now())
+            except OSError as exc:
+                log.warning("media retention sweep failed: %s", exc)
         threshold = self._deps.token_threshold
         if not threshold:
             return

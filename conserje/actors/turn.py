@@ -35,6 +35,7 @@ from conserje.assistant.validation import ReplyCheck, Validator, first_correctio
 from conserje.errors import ContextTooLong, ModelError, WhapiError
 from conserje.eventlog.events import (
     Event,
+    MediaFailed,
     PresenceSubscribed,
     ReplyRejected,
     ReplySending,
@@ -49,10 +50,15 @@ from conserje.eventlog.events import (
     TurnHeld,
     TurnStarted,
     Usage,
+    VoiceFallback,
 )
-from conserje.eventlog.projection import ChatState, TurnInFlight
+from conserje.eventlog.projection import ChatState, TurnInFlight, guest_words
 from conserje.eventlog.protocol import Journal
 from conserje.logs import mask
+from conserje.media.attachments import attachments
+from conserje.media.ingest import MediaIngest, failure_note
+from conserje.media.ogg import opus_seconds
+from conserje.media.speech import SpeechError, VoiceReplies, unspeakable
 from conserje.whapi.client import WhapiClient
 
 __all__ = ["MAX_TOOL_ROUNDS", "TurnDeps", "TurnRunner", "tool_items"]
@@ -98,6 +104,8 @@ class TurnDeps:
             one, else a summary written by the model) or ``summary`` (always a summary,
             so the journal keeps a readable account of what the model remembers).
         validators: the business's reply validators, by name.
+        media: fetches and transcribes guests' media (``None``: media is only noted).
+        voice: speaks replies to voice notes (``None``: ``VOICE_REPLIES`` is off).
         whapi_timeout: seconds a call to Whapi may take; a send a crash interrupted
             may land at Whapi until this long after it began.
     """
@@ -117,6 +125,8 @@ class TurnDeps:
     summary_tokens: int = 5000
     compaction_method: str = "auto"
     validators: Sequence[tuple[str, Validator]] = ()
+    media: MediaIngest | None = None
+    voice: VoiceReplies | None = None
     whapi_timeout: float = 15.0
 
 
@@ -184,16 +194,43 @@ class TurnRunner:
             return
         self._record(PresenceSubscribed(chat=self._state.chat))
 
+    def ingest_media(self) -> None:
+        """Fetch and prepare the media of waiting messages that have not been yet.
+
+        Runs before those messages may join a turn; each message's media is bounded by
+        ``MEDIA_TIMEOUT_MS``, and its outcome (a transcript, a stored file, or a note
+        saying what failed) is journaled.
+        """
+        for message in list(self._state.pending.values()):
+            media = message.media
+            if media is None or media.ready:
+                continue
+            if self._deps.media is None:
+                event: Event = MediaFailed(
+                    chat=message.chat,
+                    message_id=message.message_id,
+                    stage="download",
+                    error="media handling is not configured",
+                    note=failure_note(media, "download"),
+                )
+            else:
+                event = self._deps.media.ingest(message)
+            self._record(event)
+
     def held(self, status: str, until: float) -> None:
         """Journal that the guest's typing holds the waiting burst open."""
         self._record(TurnHeld(chat=self._state.chat, status=status, until=until))
 
     def _typing(self) -> None:
         """Show "typing..." to the guest; a failure only costs the indicator."""
+        self._presence("typing")
+
+    def _presence(self, presence: str) -> None:
+        """Show ``typing`` or ``recording`` to the guest; a failure only costs the indicator."""
         try:
-            self._deps.whapi.set_presence(self._state.chat, "typing")
+            self._deps.whapi.set_presence(self._state.chat, presence)
         except WhapiError as exc:
-            log.debug("chat %s: typing not shown: %s", mask(self._state.chat), exc)
+            log.debug("chat %s: %s not shown: %s", mask(self._state.chat), presence, exc)
 
     def advance(self) -> None:
         """Take the turn in flight from wherever the journal left it to its end."""
@@ -231,7 +268,7 @@ class TurnRunner:
             return False
         check = ReplyCheck(
             reply=turn.reply,
-            guest_texts=[m.text for m in turn.messages],
+            guest_texts=[guest_words(m) for m in turn.messages],
             tool_outputs=[turn.outputs[c.call_id] for c in turn.calls if c.call_id in turn.outputs],
         )
         objection = first_correction(self._deps.validators, check)
@@ -322,8 +359,16 @@ class TurnRunner:
         state = self._state
         context = context_line(self._deps.clock.now(), self._deps.timezone, state.guest_name)
         quoted = next((m.quoted for m in reversed(turn.messages) if m.quoted), "")
-        texts = [m.text for m in turn.messages]
-        items = build_input(state.history, texts, context, quoted, state.compacted)
+        texts = [guest_words(m) for m in turn.messages]
+        store = self._deps.media.store if self._deps.media is not None else None
+        items = build_input(
+            state.history,
+            texts,
+            context,
+            quoted,
+            state.compacted,
+            attachments=attachments(turn.messages, store),
+        )
         items += tool_items(turn.calls, turn.outputs)
         if turn.correction:
             items.append({"role": "developer", "content": CORRECTION_PREFIX + turn.correction})
@@ -376,8 +421,11 @@ class TurnRunner:
         return run
 
     def _deliver(self, turn: TurnInFlight) -> None:
-        if not worth_sending(turn.reply, [m.text for m in turn.messages]):
+        if not worth_sending(turn.reply, [guest_words(m) for m in turn.messages]):
             self._finish(turn, "empty", "reply was empty or echoed the guest")
+            return
+        if self._spoken(turn):
+            self._finish(turn, "replied")
             return
         for index, chunk in enumerate(split_reply(turn.reply)):
             if index in turn.sent:
@@ -386,6 +434,83 @@ class TurnRunner:
                 continue
             self._send_chunk(turn, index, chunk)
         self._finish(turn, "replied")
+
+    def _spoken(self, turn: TurnInFlight) -> bool:
+        """Send the reply as one voice note if it should be; return whether it went.
+
+        Only a reply to a voice note is spoken, and only when it names nothing the guest
+        must read exactly. Speech that fails, or that Whapi refuses outright, leaves the
+        reply to go as text: never both, never neither.
+
+        Raises:
+            WhapiError: the voice note's send failed in a way that leaves open whether it
+                went out; like a text chunk, it is not resent blindly.
+        """
+        voice = self._deps.voice
+        if 0 in turn.audio:
+            return self._resend_voice(turn)
+        if voice is None or turn.intended or not self._answers_voice(turn):
+            return False
+        reason = unspeakable(turn.reply)
+        if reason is not None:
+            self._voice_fallback(turn, "withheld", reason)
+            return False
+        self._presence("recording")
+        try:
+            spoken = voice.speak(turn.reply)
+        except SpeechError as exc:
+            self._voice_fallback(turn, "failed", str(exc))
+            return False
+        return self._send_voice(turn, spoken.name, spoken.data)
+
+    @staticmethod
+    def _answers_voice(turn: TurnInFlight) -> bool:
+        """Tell whether the guest's last message in the turn was a voice note."""
+        last = turn.messages[-1].media if turn.messages else None
+        return last is not None and last.kind in ("voice", "audio")
+
+    def _resend_voice(self, turn: TurnInFlight) -> bool:
+        """Finish a voice note whose send a crash interrupted: find it, or send it again."""
+        if 0 in turn.sent:
+            return True
+        if self._reconcile(turn, 0, turn.reply, voice=True):
+            return True
+        store = self._deps.voice.store if self._deps.voice is not None else None
+        data = store.read_audio(turn.audio[0]) if store is not None else None
+        return data is not None and self._send_voice(turn, turn.audio[0], data)
+
+    def _send_voice(self, turn: TurnInFlight, name: str, data: bytes) -> bool:
+        chat = self._state.chat
+        self._record(
+            ReplySending(chat=chat, turn_id=turn.turn_id, chunk=0, text=turn.reply, audio=name)
+        )
+        try:
+            whapi_id = self._deps.whapi.send_voice(
+                chat, data, seconds=round(opus_seconds(data) or 1)
+            )
+        except WhapiError as exc:
+            if exc.status is None or exc.status >= 500 or exc.status in (408, 429):
+                raise
+            # A definite refusal: the note did not go, so the text may.
+            self._voice_fallback(turn, "failed", f"whapi: {exc}")
+            return False
+        self._record(
+            ReplySent(
+                chat=chat,
+                turn_id=turn.turn_id,
+                chunk=0,
+                whapi_id=whapi_id,
+                text=turn.reply,
+                audio=name,
+            )
+        )
+        return True
+
+    def _voice_fallback(self, turn: TurnInFlight, reason: str, error: str) -> None:
+        log.info("chat %s: reply goes as text (%s: %s)", mask(self._state.chat), reason, error)
+        self._record(
+            VoiceFallback(chat=self._state.chat, turn_id=turn.turn_id, reason=reason, error=error)
+        )
 
     def _send_chunk(self, turn: TurnInFlight, index: int, chunk: str) -> None:
         chat = self._state.chat
@@ -436,7 +561,9 @@ class TurnRunner:
                 return True
         return False
 
-    def _reconcile(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
+    def _reconcile(
+        self, turn: TurnInFlight, index: int, chunk: str, *, voice: bool = False
+    ) -> bool:
         """Tell whether a chunk whose send was interrupted did reach Whapi.
 
         A send still on its way when the server died can land at Whapi until its own
@@ -446,7 +573,7 @@ class TurnRunner:
         Raises:
             WhapiError: Whapi cannot say; the chunk is not resent blindly.
         """
-        if self._found_sent(turn, index, chunk):
+        if self._found_sent(turn, index, chunk, voice=voice):
             return True
         landing = turn.intended_at.get(index, 0.0) + self._deps.whapi_timeout
         wait = landing - self._deps.clock.now()
@@ -456,14 +583,17 @@ class TurnRunner:
             "turn %s: chunk %d not at Whapi yet; looking again in %.1f s", turn.turn_id, index, wait
         )
         self._deps.clock.sleep(wait)
-        return self._found_sent(turn, index, chunk)
+        return self._found_sent(turn, index, chunk, voice=voice)
 
-    def _found_sent(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
-        """Look for the chunk in Whapi's sent messages; journal it as sent if there."""
+    def _found_sent(
+        self, turn: TurnInFlight, index: int, chunk: str, *, voice: bool = False
+    ) -> bool:
+        """Look for the chunk (or the voice note) in Whapi's sent messages; journal it if there."""
         since = int(turn.started_at) - _RECONCILE_SLACK
         for record in self._deps.whapi.list_sent(self._state.chat, since=since):
             body = (record.get("text") or {}).get("body")
-            if body == chunk and record.get("id") not in self._state.sent_ids:
+            found = record.get("type") == "voice" if voice else body == chunk
+            if found and record.get("id") not in self._state.sent_ids:
                 self._record(
                     ReplySent(
                         chat=self._state.chat,
@@ -472,6 +602,7 @@ class TurnRunner:
                         whapi_id=str(record["id"]),
                         text=chunk,
                         reconciled=True,
+                        audio=turn.audio.get(index, "") if voice else "",
                     )
                 )
                 return True

@@ -32,17 +32,25 @@ def build_input(
     context: str,
     quoted: str = "",
     compacted: Iterable[dict[str, Any]] = (),
+    *,
+    attachments: Iterable[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """Build a run's input items: earlier history, the context line, the new burst.
 
     The burst's messages are joined into one user message, as the guest meant them
     as one utterance; history keeps bursts the same way. When the guest replied to an
     earlier message, the context line says which, so the model reads the reply in
-    context (and never mistakes the quoted words for new ones).
+    context (and never mistakes the quoted words for new ones). ``attachments`` are
+    content parts (``input_image``, ``input_file``) that join the burst's message.
     """
     items = history_input(history, compacted)
     if quoted:
         context += f' The guest is replying to this earlier message: "{quoted}"'
     items.append({"role": "developer", "content": context})
-    items.append({"role": "user", "content": "\n".join(new_texts)})
+    text = "\n".join(new_texts)
+    parts = list(attachments)
+    if parts:
+        items.append({"role": "user", "content": [{"type": "input_text", "text": text}, *parts]})
+    else:
+        items.append({"role": "user", "content": text})
     return items

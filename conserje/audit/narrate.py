@@ -66,7 +66,9 @@ def _turn_finished(event: ev.TurnFinished) -> tuple[str, str]:
 _STORIES: dict[type, Story] = {
     ev.MessageReceived: lambda e: (
         "guest",
-        quoted(e.text)
+        (f"sent a {e.media.kind} ({e.media.mime or 'unknown type'})" if e.media else "")
+        + (" " if e.media and e.text else "")
+        + (quoted(e.text) if e.text or not e.media else "")
         + (f" (from {e.sender})" if e.sender else "")
         + (f" replying to {quoted(e.quoted)}" if e.quoted else ""),
     ),
@@ -104,6 +106,7 @@ _STORIES: dict[type, Story] = {
     ev.ReplySent: lambda e: (
         "assistant",
         f"reply chunk {e.chunk + 1} sent as {e.whapi_id}"
+        + (f" (voice note {e.audio})" if e.audio else "")
         + (" (confirmed after a crash)" if e.reconciled else ""),
     ),
     ev.TurnFinished: _turn_finished,
@@ -112,6 +115,20 @@ _STORIES: dict[type, Story] = {
     ev.ThreadCompacted: lambda e: ("system", _compaction(e)),
     ev.ContextReset: lambda e: (e.by, "context reset: the next turn starts afresh"),
     ev.PresenceSubscribed: lambda e: ("system", "subscribed to the guest's typing"),
+    ev.MediaTranscribed: lambda e: (
+        "system",
+        f"voice note transcribed ({e.model}, {e.size} bytes as {e.file}): {quoted(e.transcript)}",
+    ),
+    ev.MediaStored: lambda e: (
+        "system",
+        f"{e.mime} stored as {e.file} ({e.size} bytes" + (", downscaled)" if e.downscaled else ")"),
+    ),
+    ev.MediaFailed: lambda e: ("system", f"media not usable ({e.stage}: {e.error}): {e.note}"),
+    ev.VoiceFallback: lambda e: (
+        "assistant",
+        f"reply goes as text instead of a voice note: {e.reason}"
+        + (f" ({e.error})" if e.error else ""),
+    ),
 }
 
 

@@ -26,6 +26,10 @@ __all__ = [
     "HandoffEnded",
     "HandoffStarted",
     "InterimSent",
+    "MediaFailed",
+    "MediaRef",
+    "MediaStored",
+    "MediaTranscribed",
     "MessageReceived",
     "PresenceSubscribed",
     "ReplyRejected",
@@ -43,6 +47,7 @@ __all__ = [
     "TurnHeld",
     "TurnStarted",
     "Usage",
+    "VoiceFallback",
 ]
 
 
@@ -56,15 +61,43 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
     v: int = 1
 
 
+class MediaRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Media a guest sent, as Whapi described it: ids and sizes, never the bytes.
+
+    Attributes:
+        kind: ``voice``, ``audio``, ``image`` or ``document``.
+        id: Whapi's MediaID, fetched with ``GET /media/{id}``.
+        mime: the content type Whapi gave.
+        size: the size in bytes Whapi gave (0: unknown).
+        link: the auto-download URL, when Whapi gave one.
+        name: a document's file name.
+        ready: set by the chat's projection (never journaled here) once a
+            ``media_transcribed``, ``media_stored`` or ``media_failed`` says how the
+            media turned out; ``transcript``, ``file`` and ``note`` come from it.
+    """
+
+    kind: str
+    id: str
+    mime: str = ""
+    size: int = 0
+    link: str = ""
+    name: str = ""
+    ready: bool = False
+    transcript: str = ""
+    file: str = ""
+    note: str = ""
+
+
 class MessageReceived(Event, tag="message_received", kw_only=True):
     """A guest's message, accepted from a webhook and waiting for a turn.
 
     Attributes:
         message_id: Whapi's id of the message (the key for deduplication).
         sender: the guest's WhatsApp display name, if any.
-        text: what the guest wrote.
+        text: what the guest wrote (a media message's caption).
         sent_at: when WhatsApp says it was sent (Unix seconds).
         quoted: the text of the message the guest replied to, if any.
+        media: the voice note, image or document the message carries, if any.
     """
 
     message_id: str
@@ -72,6 +105,66 @@ class MessageReceived(Event, tag="message_received", kw_only=True):
     text: str
     sent_at: int = 0
     quoted: str = ""
+    media: MediaRef | None = None
+
+
+class MediaTranscribed(Event, tag="media_transcribed", kw_only=True):
+    """A guest's voice note was fetched, stored and transcribed.
+
+    Attributes:
+        message_id: the ``message_received`` it belongs to.
+        transcript: what the guest said, as the model reads it.
+        file: the stored audio's file name under the data dir's ``media`` folder.
+        size: the audio's size in bytes.
+        sha256: the audio's SHA-256, hex.
+        model: the transcription model.
+    """
+
+    message_id: str
+    transcript: str
+    file: str
+    size: int
+    sha256: str
+    model: str
+
+
+class MediaStored(Event, tag="media_stored", kw_only=True):
+    """A guest's image or document was fetched and stored, ready for the model.
+
+    Attributes:
+        message_id: the ``message_received`` it belongs to.
+        file: the stored file's name under the data dir's ``media`` folder.
+        mime: the stored file's content type.
+        size: the stored file's size in bytes.
+        sha256: the stored file's SHA-256, hex.
+        downscaled: the image was larger than allowed and was made smaller.
+    """
+
+    message_id: str
+    file: str
+    mime: str
+    size: int
+    sha256: str
+    downscaled: bool = False
+
+
+class MediaFailed(Event, tag="media_failed", kw_only=True):
+    """A guest's media could not be used; the turn reads ``note`` in its place.
+
+    Attributes:
+        message_id: the ``message_received`` it belongs to.
+        stage: ``download``, ``transcription``, ``image`` or ``document``.
+        error: what went wrong, for operators.
+        timed_out: the stage ran out of ``MEDIA_TIMEOUT_MS``.
+        note: what the model is told instead, e.g. "the guest sent a voice note that
+            could not be transcribed".
+    """
+
+    message_id: str
+    stage: str
+    error: str
+    note: str
+    timed_out: bool = False
 
 
 class TurnStarted(Event, tag="turn_started", kw_only=True):
@@ -284,11 +377,17 @@ class ReplyRejected(Event, tag="reply_rejected", kw_only=True):
 
 
 class ReplySending(Event, tag="reply_sending", kw_only=True):
-    """About to send chunk ``chunk`` of a turn's reply: the intent, before the call."""
+    """About to send chunk ``chunk`` of a turn's reply: the intent, before the call.
+
+    Attributes:
+        audio: the voice note's file name under the data dir's ``audio`` folder when
+            the chunk is spoken (the whole reply, as one voice note); ``""`` for text.
+    """
 
     turn_id: str
     chunk: int
     text: str
+    audio: str = ""
 
 
 class ReplySent(Event, tag="reply_sent", kw_only=True):
@@ -297,6 +396,7 @@ class ReplySent(Event, tag="reply_sent", kw_only=True):
     Attributes:
         reconciled: the send was confirmed after a crash from Whapi's message list
             rather than from the send call's answer.
+        audio: the voice note's file name when the chunk went out spoken.
     """
 
     turn_id: str
@@ -304,6 +404,22 @@ class ReplySent(Event, tag="reply_sent", kw_only=True):
     whapi_id: str
     text: str
     reconciled: bool = False
+    audio: str = ""
+
+
+class VoiceFallback(Event, tag="voice_fallback", kw_only=True):
+    """A reply to a voice note goes out as text instead of speech.
+
+    Attributes:
+        reason: ``withheld`` (it names prices, amounts, links, phone numbers or codes,
+            or is too long to speak) or ``failed`` (speech could not be made, was not
+            Ogg/Opus, or Whapi refused the voice note).
+        error: what failed, for operators (``""`` when withheld).
+    """
+
+    turn_id: str
+    reason: str
+    error: str = ""
 
 
 class TurnFinished(Event, tag="turn_finished", kw_only=True):
@@ -335,6 +451,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ThreadCompacted,
     ContextReset,
     ReplyRejected,
+    MediaTranscribed,
+    MediaStored,
+    MediaFailed,
+    VoiceFallback,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007 - built from the tuple

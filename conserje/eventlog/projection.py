@@ -11,6 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from conserje.eventlog.events import (
     AgentMessage,
     ContextReset,
@@ -18,6 +20,9 @@ from conserje.eventlog.events import (
     HandoffEnded,
     HandoffStarted,
     InterimSent,
+    MediaFailed,
+    MediaStored,
+    MediaTranscribed,
     MessageReceived,
     PresenceSubscribed,
     ReplyRejected,
@@ -40,6 +45,7 @@ __all__ = [
     "ChatState",
     "HistoryItem",
     "TurnInFlight",
+    "guest_words",
 ]
 
 HISTORY_LIMIT = 200
@@ -50,6 +56,29 @@ SUMMARY_PREFIX = "Summary of the conversation before the messages that follow:\n
 
 SENT_IDS_LIMIT = 500
 """Whapi ids of our own sends remembered per chat, to recognise their echoes."""
+
+
+def guest_words(message: MessageReceived) -> str:
+    """Return what the model reads of a guest's message: its text, or its media in words.
+
+    A voice note reads as its transcript; a photo or document as a mark and its caption
+    (the file itself goes to the model once, in the turn that consumes it); media that
+    could not be used reads as the note that says so.
+    """
+    media = message.media
+    if media is None:
+        return message.text
+    caption = f" {message.text}" if message.text else ""
+    if not media.ready:
+        article = "an" if media.kind[:1] in "aeiou" else "a"
+        return f"(the guest sent {article} {media.kind} that was not processed){caption}"
+    if media.note:
+        return f"({media.note}){caption}"
+    if media.kind in ("voice", "audio"):
+        return f"(voice note) {media.transcript}{caption}"
+    if media.kind == "image":
+        return f"(photo){caption}"
+    return f"(document {media.name or media.file}){caption}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +107,7 @@ class TurnInFlight:
     started_calls: set[str] = field(default_factory=set)
     outputs: dict[str, str] = field(default_factory=dict)
     correction: str = ""
+    audio: dict[int, str] = field(default_factory=dict)
     intended_at: dict[int, float] = field(default_factory=dict)
 
     @property
@@ -157,6 +187,8 @@ class ChatState:
                 self._step(event)
             case ReplySending() | ReplySent() | ReplyRejected():
                 self._step(event)
+            case MediaTranscribed() | MediaStored() | MediaFailed():
+                self._media(event)
             case _:
                 self._context(event)
 
@@ -189,6 +221,21 @@ class ChatState:
                 self.compacted = []
                 self.last_input_tokens = 0
 
+    def _media(self, event: MediaTranscribed | MediaStored | MediaFailed) -> None:
+        """Fold how a waiting message's media turned out into that message."""
+        message = self.pending.get(event.message_id)
+        if message is None or message.media is None:
+            return
+        match event:
+            case MediaTranscribed():
+                done = {"transcript": event.transcript, "file": event.file}
+            case MediaStored():
+                done = {"file": event.file, "mime": event.mime}
+            case MediaFailed():
+                done = {"note": event.note}
+        media = msgspec.structs.replace(message.media, ready=True, **done)
+        self.pending[event.message_id] = msgspec.structs.replace(message, media=media)
+
     def _step(self, event: Event) -> None:
         """Fold a step of the turn in flight."""
         match event:
@@ -218,6 +265,10 @@ class ChatState:
             case ReplySending():
                 turn = self._turn(event.turn_id)
                 turn.intended[event.chunk] = event.text
+                if event.audio:
+                    turn.audio[event.chunk] = event.audio
+                else:
+                    turn.audio.pop(event.chunk, None)
                 turn.intended_at[event.chunk] = event.ts
             case ReplySent():
                 self._turn(event.turn_id).sent[event.chunk] = event.whapi_id
@@ -230,7 +281,7 @@ class ChatState:
 
     def _finish(self, turn: TurnInFlight) -> None:
         if turn.messages:
-            self.history.append(HistoryItem("user", "\n".join(m.text for m in turn.messages)))
+            self.history.append(HistoryItem("user", "\n".join(map(guest_words, turn.messages))))
         sent = [turn.intended[c] for c in sorted(turn.sent) if c in turn.intended]
         if sent:
             self.history.append(HistoryItem("assistant", "\n\n".join(sent)))

@@ -64,6 +64,7 @@ class _Turn(msgspec.Struct, kw_only=True):
     started_calls: list[str] = msgspec.field(default_factory=list)
     outputs: dict[str, str] = msgspec.field(default_factory=dict)
     correction: str = ""
+    audio: dict[int, str] = msgspec.field(default_factory=dict)
     intended_at: dict[int, float] = msgspec.field(default_factory=dict)
 
 
@@ -189,6 +190,7 @@ def _record(state: ChatState) -> _Chat:
             started_calls=sorted(turn.started_calls),
             outputs=turn.outputs,
             correction=turn.correction,
+            audio=turn.audio,
             intended_at=turn.intended_at,
         ),
         history=[(h.role, h.text) for h in state.history],
@@ -227,6 +229,7 @@ def _state(record: _Chat) -> ChatState:
             set(turn.started_calls),
             turn.outputs,
             turn.correction,
+            turn.audio,
             turn.intended_at,
         ),
         history=deque((HistoryItem(r, t) for r, t in record.history), maxlen=HISTORY_LIMIT),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import falcon
 
 from conserje.http.admin import HealthResource, InfoResource, LocksResource, ReadyResource
+from conserje.http.audio import AudioResource
 from conserje.http.chats import PauseResource, ResetResource, ResumeResource
 from conserje.http.dashboard_page import DashboardAsset, DashboardPage, DashboardStats
 from conserje.http.live import EventStreamResource
@@ -16,8 +19,8 @@ from conserje.runtime import Runtime
 __all__ = ["create_app"]
 
 
-def create_app(runtime: Runtime) -> falcon.App:
-    """Build the WSGI app for ``runtime``."""
+def create_app(runtime: Runtime, extra_routes: Iterable[tuple[str, object]] = ()) -> falcon.App:
+    """Build the WSGI app for ``runtime``, with ``extra_routes`` (the demo's) added."""
     app = falcon.App()
     hook = HookResource(runtime)
     app.add_route("/hook", hook)
@@ -34,6 +37,11 @@ def create_app(runtime: Runtime) -> falcon.App:
     app.add_route("/dashboard", DashboardPage(runtime))
     app.add_route("/dashboard/events", EventStreamResource(runtime))
     app.add_route("/dashboard/stats", DashboardStats(runtime))
+    # The path converter takes the rest of the path, so a name with slashes (or ``..``)
+    # reaches the resource and is refused with 400 rather than falling through to 404.
+    app.add_route("/audio/{filename:path}", AudioResource(runtime))
     for asset in ("dashboard.css", "dashboard.js"):
         app.add_route(f"/dashboard/{asset}", DashboardAsset(asset))
+    for route, resource in extra_routes:
+        app.add_route(route, resource)
     return app

@@ -27,6 +27,10 @@ _TYPES = {
     "index.html": falcon.MEDIA_HTML,
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    # The chat simulator's, routed only by ``conserje demo``.
+    "simulator.html": falcon.MEDIA_HTML,
+    "simulator.css": "text/css; charset=utf-8",
+    "simulator.js": "text/javascript; charset=utf-8",
 }
 _HOW_TO_SIGN_IN = (
     "Open /dashboard?token=<ADMIN_TOKEN> once: the browser then keeps a session cookie "

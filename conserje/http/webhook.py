@@ -15,7 +15,13 @@ import logging
 import falcon
 
 from conserje.errors import JournalUnavailable, MalformedWebhook
-from conserje.eventlog.events import AgentMessage, Event, HandoffStarted, MessageReceived
+from conserje.eventlog.events import (
+    AgentMessage,
+    Event,
+    HandoffStarted,
+    MediaRef,
+    MessageReceived,
+)
 from conserje.http.auth import bearer_token
 from conserje.runtime import Runtime
 from conserje.whapi.inbound import InboundMessage, MessageKind, parse_webhook
@@ -24,7 +30,7 @@ __all__ = ["HookResource"]
 
 log = logging.getLogger(__name__)
 
-_JOURNALED = frozenset({MessageKind.GUEST_TEXT, MessageKind.AGENT})
+_JOURNALED = frozenset({MessageKind.GUEST_TEXT, MessageKind.GUEST_MEDIA, MessageKind.AGENT})
 
 # The refusals below raise Falcon errors; their status names the webhook outcome.
 _REFUSED = {400: "malformed", 401: "unauthorized", 413: "too_large", 503: "unavailable"}
@@ -67,17 +73,8 @@ class HookResource:
             kinds[kind] += 1
             if message.id in drafts:
                 continue
-            if kind is MessageKind.GUEST_TEXT:
-                drafts[message.id] = [
-                    MessageReceived(
-                        chat=message.chat_id,
-                        message_id=message.id,
-                        sender=message.from_name,
-                        text=message.body,
-                        sent_at=message.timestamp,
-                        quoted=message.quoted[:1000],
-                    )
-                ]
+            if kind in (MessageKind.GUEST_TEXT, MessageKind.GUEST_MEDIA):
+                drafts[message.id] = [_guest_message(message)]
             elif kind is MessageKind.AGENT and message.body.strip():
                 drafts[message.id] = self._agent_took_over(message)
         now = self._runtime.clock.now()
@@ -139,3 +136,27 @@ class HookResource:
                 title="Webhook too large", description=f"limit is {self._max_bytes} bytes"
             )
         return body
+
+
+def _guest_message(message: InboundMessage) -> MessageReceived:
+    """The journal's record of a guest's message: its text, or its media's ids and caption."""
+    media = message.media
+    ref = None
+    if media is not None:
+        ref = MediaRef(
+            kind=message.type,
+            id=media.id,
+            mime=media.mime_type,
+            size=max(0, media.file_size),
+            link=media.link,
+            name=(media.file_name or media.filename)[:200],
+        )
+    return MessageReceived(
+        chat=message.chat_id,
+        message_id=message.id,
+        sender=message.from_name,
+        text=media.caption if media is not None else message.body,
+        sent_at=message.timestamp,
+        quoted=message.quoted[:1000],
+        media=ref,
+    )

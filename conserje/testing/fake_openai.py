@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conserje.testing._server import FakeRequest, FakeResponse, FakeServer, json_response
+from conserje.testing.fake_audio import FakeAudio
 from conserje.testing.fake_compaction import compacted_response
 from conserje.testing.fake_tool_calls import (
     ToolCalls,
@@ -206,6 +207,8 @@ class FakeOpenAI(FakeServer):
             calls gives a text reply.
         compacts: whether ``POST /v1/responses/compact`` exists; without it the fake
             answers 404, as OpenAI-compatible servers without the endpoint do.
+        audio: ``/v1/audio/transcriptions`` and ``/v1/audio/speech``: register
+            transcripts and read back what was uploaded or spoken.
     """
 
     def __init__(
@@ -236,6 +239,7 @@ class FakeOpenAI(FakeServer):
         self.latency = latency
         self.stall = False
         self.compacts = True
+        self.audio = FakeAudio()
         self._compactions: list[dict[str, Any]] = []
         self._clock = clock
         self._state = threading.Lock()
@@ -311,6 +315,21 @@ class FakeOpenAI(FakeServer):
         with self._state:
             return copy.deepcopy(self._compactions)
 
+    def input_parts(self, kind: str) -> list[dict[str, Any]]:
+        """Return the content parts of type ``kind`` (``input_image``, ``input_file``) sent.
+
+        Parts are collected from the user messages of every create request, oldest first.
+        """
+        found: list[dict[str, Any]] = []
+        for body in self.created():
+            items = body.get("input")
+            for item in items if isinstance(items, list) else []:
+                content = item.get("content") if isinstance(item, dict) else None
+                for part in content if isinstance(content, list) else []:
+                    if isinstance(part, dict) and part.get("type") == kind:
+                        found.append(part)
+        return found
+
     def response_ids(self) -> list[str]:
         """Return the ids of every response created, oldest first."""
         with self._state:
@@ -343,6 +362,10 @@ class FakeOpenAI(FakeServer):
                 answer = self._retrieve(response_id)
             case "POST", ["v1", "responses", response_id, "cancel"]:
                 answer = self._cancel(response_id)
+            case "POST", ["v1", "audio", "transcriptions"]:
+                answer = self.audio.transcribe(request)
+            case "POST", ["v1", "audio", "speech"]:
+                answer = self.audio.speak(request)
             case _:
                 answer = _error(404, f"Unknown route: {request.method} {request.path}")
         answer.headers.setdefault("x-request-id", _new_id("req"))

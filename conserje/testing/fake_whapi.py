@@ -9,6 +9,8 @@ can kill and restart the server under test and still see the echo arrive.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import re
 import secrets
@@ -28,6 +30,13 @@ __all__ = ["FakeWhapi", "SentMessage"]
 
 _TO_PATTERN = re.compile(r"[\d-]{9,31}(@[\w.]{1,})?")
 _MEDIA_MIME = {"voice": "audio/ogg; codecs=opus", "image": "image/jpeg"}
+# MediaID prefixes Whapi uses, by content type (``oga-3aa6...-807a...``).
+_MEDIA_PREFIX = {
+    "audio/ogg": "oga",
+    "image/jpeg": "jpeg",
+    "image/png": "png",
+    "application/pdf": "pdf",
+}
 _MEDIA_FIELDS = ("caption", "seconds", "width", "height")
 _PRESENCES = {"typing", "recording", "pause"}
 _OWN_PRESENCES = {"online", "offline"}
@@ -53,6 +62,7 @@ class SentMessage:
         typing_time: the requested ``typing_time`` in seconds.
         received_at: the fake's clock when the request arrived.
         raw: the request's JSON body as the client sent it.
+        media: the media bytes, when ``media`` was a base64 ``data:`` URL (else ``b""``).
     """
 
     id: str
@@ -62,6 +72,7 @@ class SentMessage:
     typing_time: float
     received_at: float
     raw: dict[str, Any]
+    media: bytes = b""
 
 
 class _Rejected(Exception):
@@ -158,6 +169,21 @@ class FakeWhapi(FakeServer):
         with self._state:
             self._media[media_id] = (data, content_type)
 
+    def host_media(self, data: bytes, content_type: str) -> str:
+        """Serve ``data`` under a fresh Whapi-shaped MediaID and return the id.
+
+        The bytes are then downloadable with ``GET /media/{id}`` (Bearer token) and, as
+        with Whapi's auto-download links, without a token at :meth:`media_link`.
+        """
+        prefix = _MEDIA_PREFIX.get(content_type.partition(";")[0].strip(), "file")
+        media_id = f"{prefix}-{secrets.token_hex(10)}-{secrets.token_hex(7)}"
+        self.add_media(media_id, data, content_type)
+        return media_id
+
+    def media_link(self, media_id: str) -> str:
+        """Return the token-free download URL of hosted media (Whapi's ``link`` field)."""
+        return f"{self.url}/files/{media_id}"
+
     def add_history(self, message: dict[str, Any]) -> None:
         """Add a Message object (e.g. an inbound one) to ``GET /messages/list``."""
         with self._state:
@@ -210,6 +236,8 @@ class FakeWhapi(FakeServer):
 
     def route(self, request: FakeRequest) -> FakeResponse:
         """Answer one Whapi API call."""
+        if request.method == "GET" and request.path.startswith("/files/"):
+            return self._media_file(request.path.removeprefix("/files/"))
         if request.header("authorization") != f"Bearer {self.token}":
             return _error(404, "Channel not found")
         if not self.authorised:
@@ -235,12 +263,15 @@ class FakeWhapi(FakeServer):
             case ("POST", ("presences", entry)):
                 return self._subscribe(entry)
             case ("GET", ("media", media_id)):
-                with self._state:
-                    stored = self._media.get(media_id)
-                if stored is None:
-                    raise _Rejected(_error(404, "Media not found"))
-                return FakeResponse(200, stored[0], content_type=stored[1])
+                return self._media_file(media_id)
         raise _Rejected(_error(404, "Not found", f"{request.method} {request.path}"))
+
+    def _media_file(self, media_id: str) -> FakeResponse:
+        with self._state:
+            stored = self._media.get(media_id)
+        if stored is None:
+            return _error(404, "Media not found")
+        return FakeResponse(200, stored[0], content_type=stored[1])
 
     def _send(self, kind: str, data: dict[str, Any]) -> FakeResponse:
         to = data.get("to")
@@ -275,7 +306,9 @@ class FakeWhapi(FakeServer):
             timestamp=int(now),
             own_number=self.own_number,
         )
-        record = SentMessage(message["id"], chat_id, kind, body, float(typing_time), now, data)
+        record = SentMessage(
+            message["id"], chat_id, kind, body, float(typing_time), now, data, _data_url(data)
+        )
         with self._state:
             self._sent.append(record)
             self._history.append(message)
@@ -376,6 +409,18 @@ def _post_json(url: str, headers: dict[str, str], payload: Any, timeout: float) 
 
 def _chat_id(to: str) -> str:
     return to if "@" in to else f"{to}@s.whatsapp.net"
+
+
+def _data_url(data: dict[str, Any]) -> bytes:
+    """Return the bytes of a base64 ``data:`` URL in ``media``, or ``b""``."""
+    media = data.get("media")
+    if not isinstance(media, str) or not media.startswith("data:"):
+        return b""
+    _, _, encoded = media.partition(";base64,")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Rejected(_bad_request('"media" is not valid base64')) from None
 
 
 def _is_number(value: Any) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "CHANNEL_ID",
     "OWN_NUMBER",
+    "document_message",
     "envelope",
     "group_text_message",
     "image_message",
@@ -247,11 +248,76 @@ def image_message(
         "width": width,
         "height": height,
     }
-    if caption is not None:
-        content["caption"] = caption
     if link is not None:
         content["link"] = link
-    item = message(chat_id, "image", content, message_id=message_id, name=name, timestamp=timestamp)
+    return _inbound_media(
+        chat_id,
+        "image",
+        content,
+        caption=caption,
+        message_id=message_id,
+        name=name,
+        timestamp=timestamp,
+    )
+
+
+def document_message(
+    chat_id: str,
+    media_id: str,
+    *,
+    file_name: str = "document.pdf",
+    caption: str | None = None,
+    mime_type: str = "application/pdf",
+    message_id: str | None = None,
+    name: str = "Guest",
+    timestamp: int | None = None,
+) -> dict[str, Any]:
+    """Build a ``messages.post`` webhook carrying one inbound document.
+
+    Args:
+        chat_id: the 1:1 chat id.
+        media_id: the MediaID to fetch through ``GET /media/{id}``.
+        file_name: the document's name (Whapi gives it as ``file_name`` and ``filename``).
+        caption: the caption; omitted when ``None``.
+        mime_type: the document's content type.
+        message_id: the id; a fresh one when ``None``.
+        name: the sender's push name.
+        timestamp: unix seconds; now when ``None``.
+
+    Returns:
+        The webhook envelope.
+    """
+    content: dict[str, Any] = {
+        "id": media_id,
+        "mime_type": mime_type,
+        "file_name": file_name,
+        "filename": file_name,
+    }
+    return _inbound_media(
+        chat_id,
+        "document",
+        content,
+        caption=caption,
+        message_id=message_id,
+        name=name,
+        timestamp=timestamp,
+    )
+
+
+def _inbound_media(
+    chat_id: str,
+    kind: str,
+    content: dict[str, Any],
+    *,
+    caption: str | None,
+    message_id: str | None,
+    name: str,
+    timestamp: int | None,
+) -> dict[str, Any]:
+    """Wrap one inbound media message (with its caption, if any) in a webhook envelope."""
+    if caption is not None:
+        content["caption"] = caption
+    item = message(chat_id, kind, content, message_id=message_id, name=name, timestamp=timestamp)
     return envelope("messages", [item], "messages")
 
 

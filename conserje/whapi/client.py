@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,12 +54,43 @@ class WhapiClient:
         payload: dict[str, Any] = {"to": to, "body": body}
         if typing_time:
             payload["typing_time"] = typing_time
-        answer = self._call("POST", "/messages/text", json=payload)
-        message = answer.get("message") if isinstance(answer, dict) else None
-        message_id = message.get("id") if isinstance(message, dict) else None
-        if not isinstance(message_id, str) or not message_id:
-            raise WhapiError("Whapi accepted the message but returned no message id")
-        return message_id
+        return _message_id(self._call("POST", "/messages/text", json=payload))
+
+    def get_media(self, media_id: str, *, max_bytes: int, timeout: float) -> bytes:
+        """Download media a guest sent, by its MediaID (``GET /media/{id}``).
+
+        Raises:
+            WhapiError: Whapi refused, could not be reached in ``timeout`` seconds, or the
+                file is larger than ``max_bytes``.
+        """
+        return self._download(self._http, f"/media/{media_id}", max_bytes, timeout)
+
+    def get_link(self, url: str, *, max_bytes: int, timeout: float) -> bytes:
+        """Download media from its auto-download ``link``, without the channel token.
+
+        The link points at Whapi's file storage, another host, which must never see
+        the token.
+
+        Raises:
+            WhapiError: the download failed, took longer than ``timeout`` seconds, or
+                the file is larger than ``max_bytes``.
+        """
+        with httpx2.Client(timeout=timeout) as plain:
+            return self._download(plain, url, max_bytes, timeout)
+
+    def send_voice(self, to: str, audio: bytes, *, seconds: int) -> str:
+        """Send an Ogg/Opus voice note and return the id Whapi gave it.
+
+        Raises:
+            WhapiError: Whapi refused the note, or could not be reached.
+        """
+        payload = {
+            "to": to,
+            "media": "data:audio/ogg;base64," + base64.b64encode(audio).decode(),
+            "mime_type": "audio/ogg; codecs=opus",
+            "seconds": max(1, seconds),
+        }
+        return _message_id(self._call("POST", "/messages/voice", json=payload))
 
     def set_presence(self, chat_id: str, presence: str) -> None:
         """Show ``typing``, ``recording`` or ``pause`` in a chat."""
@@ -80,6 +113,27 @@ class WhapiClient:
         )
         messages = answer.get("messages") if isinstance(answer, dict) else None
         return [m for m in messages or [] if isinstance(m, dict)]
+
+    def _download(self, http: httpx2.Client, url: str, max_bytes: int, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        try:
+            with http.stream("GET", url, timeout=timeout) as response:
+                if not response.is_success:
+                    response.read()
+                    raise WhapiError(
+                        f"GET media: HTTP {response.status_code} {_error_text(response)}",
+                        status=response.status_code,
+                    )
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise WhapiError(f"GET media: larger than {max_bytes} bytes", status=413)
+                    if time.monotonic() > deadline:
+                        raise WhapiError(f"GET media: took longer than {timeout:.0f} s")
+                return bytes(data)
+        except httpx2.HTTPError as exc:
+            raise WhapiError(f"GET media: {type(exc).__name__}") from exc
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -113,6 +167,14 @@ class WhapiClient:
             return response.json()
         except ValueError as exc:
             raise WhapiError(f"{method} {path}: answer is not JSON") from exc
+
+
+def _message_id(answer: Any) -> str:
+    message = answer.get("message") if isinstance(answer, dict) else None
+    message_id = message.get("id") if isinstance(message, dict) else None
+    if not isinstance(message_id, str) or not message_id:
+        raise WhapiError("Whapi accepted the message but returned no message id")
+    return message_id
 
 
 def error_kind(error: WhapiError) -> str:

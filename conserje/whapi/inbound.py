@@ -18,6 +18,8 @@ import msgspec
 from conserje.errors import MalformedWebhook
 
 __all__ = [
+    "MEDIA_TYPES",
+    "InboundMedia",
     "InboundMessage",
     "InboundPresence",
     "MessageKind",
@@ -38,6 +40,22 @@ class _Context(msgspec.Struct):
     quoted_content: _Body | None = None
 
 
+class InboundMedia(msgspec.Struct, kw_only=True):
+    """A media object of a message (``voice``, ``audio``, ``image``, ``document``)."""
+
+    id: str
+    mime_type: str = ""
+    file_size: int = 0
+    link: str = ""
+    caption: str = ""
+    file_name: str = ""
+    filename: str = ""
+
+
+MEDIA_TYPES = ("voice", "audio", "image", "document")
+"""Message types whose media Conserje fetches and gives the model."""
+
+
 class InboundMessage(msgspec.Struct, kw_only=True):
     """One item of ``messages``; only the fields Conserje reads."""
 
@@ -52,6 +70,18 @@ class InboundMessage(msgspec.Struct, kw_only=True):
     text: _Body | None = None
     link_preview: _Body | None = None
     context: _Context | None = None
+    voice: InboundMedia | None = None
+    audio: InboundMedia | None = None
+    image: InboundMedia | None = None
+    document: InboundMedia | None = None
+
+    @property
+    def media(self) -> InboundMedia | None:
+        """The media object of a voice, audio, image or document message, else ``None``."""
+        if self.type not in MEDIA_TYPES:
+            return None
+        media = getattr(self, self.type)
+        return media if isinstance(media, InboundMedia) and media.id else None
 
     @property
     def quoted(self) -> str:
@@ -80,6 +110,7 @@ class MessageKind(enum.Enum):
     """What a message means to Conserje."""
 
     GUEST_TEXT = "guest_text"
+    GUEST_MEDIA = "guest_media"
     ECHO = "echo"
     AGENT = "agent"
     GROUP = "group"
@@ -116,6 +147,8 @@ class WebhookBatch:
             return MessageKind.ECHO if message.source == "api" else MessageKind.AGENT
         if message.type in ("text", "link_preview") and message.body.strip():
             return MessageKind.GUEST_TEXT
+        if message.media is not None:
+            return MessageKind.GUEST_MEDIA
         return MessageKind.UNSUPPORTED
 
 

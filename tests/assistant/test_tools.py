@@ -19,6 +19,7 @@ from openai.types.responses import FunctionToolParam
 
 from conserje.assistant.builtin_tools import EscalateArgs
 from conserje.assistant.tools import Tool, ToolRegistry, tool
+from tests.installed_tools import installed_tool_names
 
 
 class Guest(msgspec.Struct):
@@ -419,6 +420,9 @@ def test_execute_after_close_fails_softly():
 # --- plugins ---------------------------------------------------------------------------
 
 
+# The plugins installed next to Conserje, read before a test adds its own to sys.path.
+INSTALLED = installed_tool_names()
+
 PLUGIN = """
 import msgspec
 
@@ -473,7 +477,7 @@ def test_entry_points_register_tools_and_report_broken_ones(plugin: str, caplog)
     with ToolRegistry() as tools, caplog.at_level(logging.WARNING):
         problems = tools.load_entry_points()
 
-        assert tools.names() == ["house_rules", "parking", "wifi"]
+        assert tools.names() == ["house_rules", "parking", "wifi", *INSTALLED]
         assert tools.execute("wifi", '{"text": "?"}').output == "hunter2"
     assert len(problems) == 2
     missing, wrong = sorted(problems)
@@ -496,5 +500,5 @@ def test_an_entry_point_clashing_with_a_registered_name_adds_none_of_its_tools(p
     with ToolRegistry([Tool("wifi", "Ours.", lambda args: "ours", Guest)]) as tools:
         problems = tools.load_entry_points()
 
-        assert tools.names() == ["wifi", "house_rules"]
+        assert tools.names() == ["wifi", "house_rules", *INSTALLED]
         assert any("already registered: wifi" in problem for problem in problems)

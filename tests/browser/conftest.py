@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+# ``conserje demo`` as a process, for the chat simulator.
+from tests.demo.conftest import start_demo  # noqa: F401
+
 # The real server and its fakes, as the end-to-end tests start them.
 from tests.e2e.conftest import make_server, openai_fake, whapi_fake  # noqa: F401
 

@@ -11,6 +11,7 @@ from conserje.testing._server import Fault, json_response
 from conserje.testing.fake_compaction import compacted_texts
 from conserje.testing.wait import wait_for
 from tests.e2e.conftest import COMPACTING, settle, talk_past_the_threshold
+from tests.installed_tools import installed_tool_names
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +41,7 @@ def test_a_tool_result_reaches_the_reply(make_server, whapi_fake, openai_fake, t
         assert executions(marks) == ["Mar"]
         assert len(openai_fake.created()) == 2
         offered = {t["name"] for t in openai_fake.created()[0]["tools"]}
-        assert offered == {"quote_stay", "escalate_to_human"}
+        assert offered == {"quote_stay", "escalate_to_human", *installed_tool_names()}
 
 
 def test_a_failing_tool_gives_the_model_an_error_and_the_turn_goes_on(

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from conserje.errors import JournalCorrupt
 from conserje.eventlog.events import (
+    MediaRef,
+    MediaTranscribed,
     MessageReceived,
     ReplySending,
     ReplySent,
@@ -22,7 +24,7 @@ from conserje.eventlog.events import (
     TurnStarted,
 )
 from conserje.eventlog.jsonl import JsonlJournal
-from conserje.eventlog.projection import ChatState
+from conserje.eventlog.projection import ChatState, guest_words
 from conserje.eventlog.restore import restore
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import KEEP, write_snapshot
@@ -259,3 +261,39 @@ def test_a_snapshot_from_before_a_field_existed_still_loads(tmp_path):
     restored = restored_from(tmp_path)
     assert restored.snapshot == path
     assert restored.states[CHATS[0]].history == live[CHATS[0]].history
+
+
+def test_a_transcribed_voice_note_and_an_unsent_voice_reply_survive_a_snapshot(tmp_path):
+    chat = CHATS[0]
+    voice = MessageReceived(
+        chat=chat, message_id="v1", text="", media=MediaRef(kind="voice", id="oga-1", size=9)
+    )
+    transcribed = MediaTranscribed(
+        chat=chat,
+        message_id="v1",
+        transcript="¿hay sitio?",
+        file="ab.ogg",
+        size=9,
+        sha256="ab",
+        model="gpt-transcribe",
+    )
+    photo = MessageReceived(
+        chat=chat, message_id="p1", text="grifo", media=MediaRef(kind="image", id="jpeg-1")
+    )
+    turn = [
+        TurnStarted(chat=chat, turn_id="t1", message_ids=["v1"]),
+        RunStarted(chat=chat, turn_id="t1", response_id="r", model="m", background=True),
+        RunFinished(chat=chat, turn_id="t1", status="completed", text="Sí"),
+        ReplySending(chat=chat, turn_id="t1", chunk=0, text="Sí", audio="voice_1_1.ogg"),
+    ]
+    live = build(tmp_path, [[voice, transcribed], turn, [photo], "snap"])
+    restored = restored_from(tmp_path)
+
+    state = restored.states[chat]
+    assert restored.replayed == 0
+    assert state == live[chat]
+    (message,) = state.turn.messages
+    assert guest_words(message) == "(voice note) ¿hay sitio?"
+    assert state.turn.audio == {0: "voice_1_1.ogg"}
+    unprocessed = "(the guest sent an image that was not processed) grifo"
+    assert guest_words(state.pending["p1"]) == unprocessed

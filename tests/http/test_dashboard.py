@@ -115,7 +115,12 @@ def test_the_timeline_tells_one_chats_story_newest_last(runtime, client):
     ]
     reply = story["events"][2]
     assert reply["story"] == 'reply chunk 1 sending: "¡Hola! ¿En qué te ayudo?"'
-    assert reply["fields"] == {"turn_id": "t1", "chunk": 0, "text": "¡Hola! ¿En qué te ayudo?"}
+    assert reply["fields"] == {
+        "turn_id": "t1",
+        "chunk": 0,
+        "text": "¡Hola! ¿En qué te ayudo?",
+        "audio": "",
+    }
     assert reply["chat"] == CHAT
     assert reply["ts"] > 0
     # The chat by its phone digits; only the newest events, and it says so.

@@ -12,9 +12,11 @@ import pytest
 from openai import OpenAI
 from openai.types.responses import ResponseFunctionToolCall
 
+from conserje.media.ogg import opus_seconds
 from conserje.testing._server import Fault, json_response
 from conserje.testing.fake_openai import FakeOpenAI, last_user_text
 from conserje.testing.fake_tool_calls import tool_outputs
+from conserje.testing.samples import opus_silence, voice_ogg
 
 NOW = 1_795_319_025
 
@@ -595,3 +597,67 @@ def test_tool_outputs_of_earlier_turns_do_not_count() -> None:
         '[{"type": "input_text", "text": "t"}]'
     ]
     assert tool_outputs("plain text") == []
+
+
+def test_transcription_answers_only_for_the_registered_bytes(fake: FakeOpenAI, client: OpenAI):
+    fake.audio.add_transcript(voice_ogg(), "hola")
+    strict = client.with_options(max_retries=0)
+
+    result = strict.audio.transcriptions.create(
+        model="gpt-transcribe", file=("voice.ogg", voice_ogg(), "audio/ogg")
+    )
+    with pytest.raises(openai.BadRequestError):
+        strict.audio.transcriptions.create(
+            model="gpt-transcribe", file=("voice.ogg", b"other bytes", "audio/ogg")
+        )
+    with pytest.raises(openai.BadRequestError):
+        strict.audio.transcriptions.create(
+            model="gpt-transcribe", file=("voice", voice_ogg(), "audio/ogg")
+        )
+
+    assert result.text == "hola"
+    first = fake.audio.transcriptions()[0]
+    assert (first.model, first.filename, first.content_type, first.data) == (
+        "gpt-transcribe",
+        "voice.ogg",
+        "audio/ogg",
+        voice_ogg(),
+    )
+
+
+def test_speech_is_real_ogg_opus_and_is_recorded(fake: FakeOpenAI, client: OpenAI):
+    audio = client.audio.speech.create(
+        model="gpt-4o-mini-tts", voice="marin", input="Hola, te esperamos.", response_format="opus"
+    )
+
+    assert opus_seconds(audio.content) is not None
+    (speech,) = fake.audio.speeches()
+    assert (speech.voice, speech.input) == ("marin", "Hola, te esperamos.")
+
+
+def test_input_parts_reads_back_the_images_sent(fake: FakeOpenAI, client: OpenAI):
+    image = {"type": "input_image", "image_url": "data:image/jpeg;base64,AAAA", "detail": "auto"}
+    client.responses.create(
+        model="m",
+        input=[{"role": "user", "content": [{"type": "input_text", "text": "mira"}, image]}],
+    )
+
+    assert fake.input_parts("input_image") == [image]
+    assert fake.input_parts("input_file") == []
+
+
+def test_a_default_transcript_covers_any_real_voice_note_but_not_junk(
+    fake: FakeOpenAI, client: OpenAI
+):
+    fake.audio.default_transcript = "quisiera reservar"
+    strict = client.with_options(max_retries=0)
+
+    result = strict.audio.transcriptions.create(
+        model="gpt-transcribe", file=("voice.ogg", opus_silence(2.0), "audio/ogg")
+    )
+    with pytest.raises(openai.BadRequestError):
+        strict.audio.transcriptions.create(
+            model="gpt-transcribe", file=("voice.ogg", b"junk", "audio/ogg")
+        )
+
+    assert result.text == "quisiera reservar"

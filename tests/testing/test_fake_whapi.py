@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import re
 import socket
 import time
@@ -12,6 +13,7 @@ import pytest
 from conserje.testing import payloads
 from conserje.testing._server import FakeRequest, FakeResponse, FakeServer, Fault, json_response
 from conserje.testing.fake_whapi import FakeWhapi, SentMessage
+from conserje.testing.samples import PHOTO_MIME, VOICE_MIME, photo_jpg, voice_ogg
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._]{4,30}-[A-Za-z0-9._]{4,14}$")
 GUEST = "15557654321"
@@ -548,3 +550,27 @@ def test_status_update_payload():
     ]
     assert failed["statuses"][0]["code"] == 7
     assert isinstance(failed["statuses"][0]["timestamp"], str)
+
+
+def test_hosted_media_is_served_by_a_fresh_id_and_a_token_free_link(fake: FakeWhapi, api):
+    voice_id = fake.host_media(voice_ogg(), VOICE_MIME)
+    photo_id = fake.host_media(photo_jpg(), PHOTO_MIME)
+
+    assert re.fullmatch(r"oga-[0-9a-f]{20}-[0-9a-f]{14}", voice_id)
+    assert photo_id.startswith("jpeg-")
+    by_id = api.get(f"/media/{voice_id}")
+    assert (by_id.content, by_id.headers["content-type"]) == (voice_ogg(), VOICE_MIME)
+    linked = httpx2.get(fake.media_link(photo_id), trust_env=False)
+    assert (linked.status_code, linked.content) == (200, photo_jpg())
+    assert httpx2.get(fake.media_link("jpeg-nope"), trust_env=False).status_code == 404
+
+
+def test_a_voice_note_sent_as_a_data_url_is_recorded_as_bytes(fake: FakeWhapi, api):
+    media = "data:audio/ogg;base64," + base64.b64encode(voice_ogg()).decode()
+    sent = api.post("/messages/voice", json={"to": GUEST_CHAT, "media": media})
+    broken = api.post("/messages/voice", json={"to": GUEST_CHAT, "media": "data:a;base64,@@"})
+
+    assert sent.status_code == 201
+    assert broken.status_code == 400
+    (record,) = fake.sent
+    assert record.media == voice_ogg()

@@ -92,7 +92,7 @@ def test_link_preview_text_is_read_from_its_body():
     assert batch.classify(message) is MessageKind.GUEST_TEXT
 
 
-def test_voice_note_is_unsupported_for_now():
+def test_a_voice_note_is_guest_media():
     raw = body(
         payloads.voice_message(
             GUEST_CHAT,
@@ -104,10 +104,15 @@ def test_voice_note_is_unsupported_for_now():
 
     assert message.type == "voice"
     assert message.body == ""
-    assert batch.classify(message) is MessageKind.UNSUPPORTED
+    assert batch.classify(message) is MessageKind.GUEST_MEDIA
+    assert message.media is not None
+    assert (message.media.id, message.media.mime_type) == (
+        "oga-7b1e00aa11bb22cc33dd-90f0a1b2c3d4e5",
+        "audio/ogg; codecs=opus",
+    )
 
 
-def test_image_with_caption_is_unsupported_for_now():
+def test_an_image_with_caption_is_guest_media():
     raw = body(
         payloads.image_message(
             GUEST_CHAT,
@@ -119,6 +124,28 @@ def test_image_with_caption_is_unsupported_for_now():
     batch, message = only_message(raw)
 
     assert message.type == "image"
+    assert batch.classify(message) is MessageKind.GUEST_MEDIA
+    assert message.media is not None
+    assert message.media.caption == "La factura de marzo"
+
+
+def test_a_sticker_is_still_unsupported():
+    raw = body(
+        {
+            "messages": [
+                {
+                    "id": "St1ck3r-aa",
+                    "type": "sticker",
+                    "chat_id": GUEST_CHAT,
+                    "from_me": False,
+                    "sticker": {"id": "webp-00aa-11bb", "mime_type": "image/webp"},
+                }
+            ]
+        }
+    )
+    batch, message = only_message(raw)
+
+    assert message.media is None
     assert batch.classify(message) is MessageKind.UNSUPPORTED
 
 

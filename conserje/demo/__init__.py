@@ -1,0 +1,1 @@
+"""``conserje demo``: the real server wired to the fakes, a scripted model and a chat simulator."""

@@ -1,0 +1,1 @@
+"""Voice notes, images and documents: fetching, transcribing, speaking, storing."""
