@@ -174,6 +174,10 @@ class FakeServer:
 
 
 class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 refuses connections under load tests long
+    # before any real gateway would.
+    request_queue_size = 128
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet when a client went away mid-answer (a killed server under test)."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
