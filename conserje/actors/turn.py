@@ -554,11 +554,19 @@ class TurnRunner:
 
         Whapi may list a send it is still processing only later, so it is looked for
         :data:`_LOOKS` times, one send timeout apart, before it is taken as not sent.
+
+        Raises:
+            WhapiError: the last look could not be made; the chunk is not resent blindly.
         """
-        for _ in range(_LOOKS):
+        for look in range(1, _LOOKS + 1):
             self._deps.clock.sleep(self._deps.whapi_timeout)
-            if self._found_sent(turn, index, chunk):
-                return True
+            try:
+                if self._found_sent(turn, index, chunk):
+                    return True
+            except WhapiError:
+                # Whapi cannot say now; only the last look's silence stops the resend.
+                if look == _LOOKS:
+                    raise
         return False
 
     def _reconcile(

@@ -62,6 +62,10 @@ def _on_send(**fault: Any) -> Callable[[Rig], None]:
     return lambda r: r.whapi.inject(Fault("POST", "/messages/text", **fault))
 
 
+def _both(*arms: Callable[[Rig], None]) -> Callable[[Rig], None]:
+    return lambda r: [arm(r) for arm in arms] and None
+
+
 def _stall(r: Rig) -> None:
     r.openai.stall = True
 
@@ -210,6 +214,22 @@ CASES: tuple[Case, ...] = (
         "replied",
         ("reply_sent",),
         (("conserje_whapi_errors_total", {"error": "timeout"}),),
+    ),
+    Case(
+        "Whapi timeout, then its list fails once",
+        _both(
+            _on_send(delay=1.5),
+            lambda r: r.whapi.inject(
+                Fault("GET", "/messages/list/", response=_whapi_error(503, "Unavailable"))
+            ),
+        ),
+        "reply",
+        "replied",
+        ("reply_sent",),
+        (
+            ("conserje_whapi_errors_total", {"error": "timeout"}),
+            ("conserje_whapi_errors_total", {"error": "server"}),
+        ),
     ),
     Case(
         "Whapi dropped connection",
