@@ -245,15 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="conserje-campaign-") as root:
-        figures = run_campaign(
-            Path(root),
-            rounds=args.rounds,
-            chats=args.chats,
-            size=args.size,
-            seed=args.seed,
-            say=print,
-        )
-        print(figures.report())
+        figures = run_campaign(Path(root), **vars(args), say=print)
+    print(figures.report())
     return 0 if figures.ok else 1
 
 

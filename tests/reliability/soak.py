@@ -223,14 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per model run")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="conserje-soak-") as root:
-        soak = run_soak(
-            Path(root),
-            chats=args.chats,
-            rounds=args.rounds,
-            cap=args.cap,
-            latency=args.latency,
-            say=print,
-        )
+        soak = run_soak(Path(root), **vars(args), say=print)
     print(soak.report())
     return 0 if soak.figures.ok and not soak.history_broken else 1
 
