@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import cProfile
 import dataclasses
-import datetime
 import gc
 import io
 import os
@@ -35,30 +34,24 @@ import pstats
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import msgspec
+from _report import Report, events_label, finish, header, log
 from _stats import (
     Row,
-    Summary,
     fmt_rate,
     fmt_seconds,
-    fmt_summary,
-    machine,
-    machine_lines,
-    render_table,
     summarize,
     timed,
-    write_json,
 )
 
 from conserje.eventlog.codec import GENESIS, seal
@@ -121,73 +114,6 @@ class Plan:
 
 FULL = Plan(runs=5, appends={1: 2000, 8: 6000, 32: 12000}, sizes=(100_000, 1_000_000))
 QUICK = Plan(runs=3, appends={1: 1000, 8: 2000, 32: 4000}, sizes=(100_000,))
-
-
-@dataclass
-class Report:
-    """What the run found: table rows, goal verdicts, and the JSON to write."""
-
-    rows: list[Row] = field(default_factory=list)
-    goals: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def row(
-        self,
-        section: str,
-        measure: str,
-        value: Summary,
-        fmt: Callable[[float], str],
-        baseline: tuple[str, Summary] | None = None,
-    ) -> None:
-        median, spread = fmt_summary(value, fmt)
-        if baseline is None:
-            self.rows.append(Row(section, measure, median, spread, "—", "", ""))
-            return
-        name, base = baseline
-        ratio = f"{value.ratio(base):.2f}x"
-        self.rows.append(Row(section, measure, median, spread, name, fmt(base.median), ratio))
-
-    def goal(self, name: str, met: bool | None, detail: str) -> None:
-        self.goals.append({"goal": name, "met": met, "detail": detail})
-
-
-def code_version() -> str:
-    """The commit being measured, and whether the work tree has uncommitted changes."""
-    git = shutil.which("git")
-    if git is None:
-        return "unknown"
-    try:
-        commit = subprocess.run(
-            [git, "rev-parse", "--short", "HEAD"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [git, "status", "--porcelain", "--untracked-files=no"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{commit}{' + uncommitted changes' if dirty else ''}"
-
-
-def log(message: str) -> None:
-    """Progress on stderr, so stdout holds only the report."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def events_label(count: int) -> str:
-    """``100000`` -> ``10^5``; other counts are printed with separators."""
-    exponent = len(str(count)) - 1
-    return f"10^{exponent}" if count == 10**exponent else f"{count:,}"
 
 
 # == 1. durable appends ===================================================================
@@ -700,8 +626,18 @@ def _strip_log_prefix(line: str) -> str:
     return re.sub(r"/\S*/conserje-bench-[^/]+/", ".../", text)
 
 
-def bench_boots(root: Path, data_dirs: dict[int, Path], plan: Plan, report: Report) -> None:
-    """Section 3 for the empty journal and every journal size, sharing one pair of fakes."""
+def bench_boots(
+    root: Path,
+    data_dirs: dict[int, Path],
+    plan: Plan,
+    report: Report,
+    settings: dict[str, str] | None = None,
+) -> None:
+    """Section 3 for the empty journal and every journal size, sharing one pair of fakes.
+
+    ``settings`` are extra environment variables for the server (e.g. a lower
+    ``JOURNAL_SNAPSHOT_EVENTS``, so a short journal is snapshotted too).
+    """
     results: dict[str, Any] = {}
     with FakeOpenAI() as openai, FakeWhapi(token=WHAPI_TOKEN) as whapi:
         env = {
@@ -710,6 +646,7 @@ def bench_boots(root: Path, data_dirs: dict[int, Path], plan: Plan, report: Repo
             "WHAPI_TOKEN": WHAPI_TOKEN,
             "WHAPI_API_URL": whapi.url,
             "LOG_LEVEL": "INFO",
+            **(settings or {}),
         }
         empty = root / "data-empty"
         runs = []
@@ -782,17 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     if args.runs is not None:
         plan = dataclasses.replace(plan, runs=max(1, args.runs))
-    began = time.perf_counter()
-    info = machine()
-    version = code_version()
-    header = [
-        f"conserje journal benchmark, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
-        f"{' (--quick)' if args.quick else ''}",
-        *machine_lines(info),
-        f"Code:   conserje {version}",
-        "",
-    ]
-    print("\n".join(header), flush=True)
+    head = header("journal", quick=args.quick)
     report = Report()
     profile = ""
     with tempfile.TemporaryDirectory(prefix="conserje-bench-") as tmp:
@@ -815,37 +742,10 @@ def main(argv: list[str] | None = None) -> int:
             log("profiling one restore of the smallest journal")
             profile = profile_restore(data_dirs[plan.sizes[0]] / "journal", root / "no-snapshots")
         bench_boots(root, data_dirs, plan, report)
-    wall = time.perf_counter() - began
-    print(render_table(report.rows))
-    print("\nGoals:")
-    for goal in report.goals:
-        verdict = {True: "MET    ", False: "NOT MET", None: "n/a    "}[goal["met"]]
-        print(f"  {verdict}  {goal['goal']}: {goal['detail']}")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    if report.notes:
-        print("\nNotes:")
-        for note in report.notes:
-            print(f"  - {note}")
-    print(f"\nwall time {wall:.0f} s; load average at the end {load}; results in {args.out}")
+    finish(head, report, args.out, {"runs": plan.runs, "plan": dataclasses.asdict(plan)})
     if profile:
         print("\ncProfile of restore (replay + projection), top functions by own time:")
         print(profile)
-    report.data = {
-        "benchmark": "journal",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "quick": args.quick,
-        "runs": plan.runs,
-        "plan": dataclasses.asdict(plan),
-        "machine": info,
-        "code": version,
-        "wall_s": round(wall, 1),
-        "load_average_at_end": load,
-        **report.data,
-        "goals": report.goals,
-        "notes": report.notes,
-        "table": render_table(report.rows),
-    }
-    write_json(args.out, report.data)
     return 0
 
 

@@ -87,6 +87,8 @@ class Settings:
     voice_replies: bool
     openai_tts_model: str
     openai_tts_voice: str
+    http_connection_limit: int
+    http_read_timeout_ms: int
 
     @property
     def production(self) -> bool:
@@ -276,6 +278,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # Every audio.speech model shuts down on 2027-01-06; this one is alive until then.
         openai_tts_model=r.text("OPENAI_TTS_MODEL", "gpt-4o-mini-tts") or "gpt-4o-mini-tts",
         openai_tts_voice=r.text("OPENAI_TTS_VOICE", "marin") or "marin",
+        http_connection_limit=r.integer("HTTP_CONNECTION_LIMIT", 1_000, 10, 100_000),
+        http_read_timeout_ms=r.integer("HTTP_READ_TIMEOUT_MS", 15_000, 1_000, 600_000),
     )
     _check_data_dir(data_dir, r.problems)
     if r.problems:

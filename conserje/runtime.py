@@ -184,6 +184,7 @@ class Runtime:
             idle_after=settings.actor_idle_ms / 1000,
             max_live=settings.actor_max_live,
             sweep_every=settings.cleanup_interval / 1000,
+            wake=self._wake_ticker,
         )
         self.ticker = Ticker(self.supervisor, self.clock)
 
@@ -225,6 +226,10 @@ class Runtime:
         self.supervisor.tell(Boot(states))
         self.ticker.start()
         self.phase = "ready"
+
+    def _wake_ticker(self, at: float) -> None:
+        """Have the ticker tick at a chat's deadline (boot creates the ticker before any)."""
+        self.ticker.wake_at(at)
 
     def _snapshot(self, states: dict[str, ChatState]) -> None:
         started = time.monotonic()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import resource
 import signal
 import threading
 import types
@@ -12,6 +14,7 @@ from waitress.server import create_server
 
 from conserje.config import Settings
 from conserje.http.app import create_app
+from conserje.http.channel import use_guarded_channels
 from conserje.http.live import MAX_STREAMS
 from conserje.runtime import Runtime
 
@@ -29,6 +32,40 @@ class _Stop(KeyboardInterrupt):
     It must be a ``KeyboardInterrupt``: Waitress's channels catch and log any other
     exception raised while they handle a request, and would go on serving.
     """
+
+
+# Descriptors beyond the HTTP connections: journal segments, snapshots, the pools to
+# OpenAI and Whapi, tool plugins. Running out of them would fail a journal write.
+_SPARE_DESCRIPTORS = 256
+
+
+def ensure_descriptors(connections: int) -> int:
+    """Raise the soft open-files limit so ``connections`` leave descriptors to spare.
+
+    A shell's default soft limit (often 1024) is below what ``HTTP_CONNECTION_LIMIT``
+    needs; the hard limit usually allows more. Returns the soft limit in force; logs
+    a warning when even the hard limit is too low.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + _SPARE_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        soft = raised
+        if soft < wanted:
+            log.warning(
+                "open files limit %d is low for HTTP_CONNECTION_LIMIT=%d: lower it, or raise "
+                "the limit (systemd: LimitNOFILE)",
+                soft,
+                connections,
+            )
+    return soft
+
+
+def _count_refused_body(runtime: Runtime, path: str) -> None:
+    # Waitress answers these 413s itself; the webhook never sees them to count them.
+    if path == "/hook" or path.startswith("/hook/"):
+        runtime.metrics.webhooks.labels("too_large").inc()
 
 
 def serve(
@@ -52,14 +89,26 @@ def serve(
 
     runtime = Runtime(settings, on_fatal=on_fatal)
     logging.getLogger().addHandler(runtime.recent_logs)
+    ensure_descriptors(settings.http_connection_limit)
+    read_timeout = math.ceil(settings.http_read_timeout_ms / 1000)
+    server_map: dict[int, object] = {}
     server = create_server(
         create_app(runtime, extra_routes),
+        map=server_map,
         host=settings.host,
         port=settings.port,
         threads=_HTTP_THREADS,
         max_request_body_size=settings.webhook_max_bytes + 1,
+        connection_limit=settings.http_connection_limit,
+        # A request must arrive whole within this time (conserje.http.channel), and an
+        # idle kept-alive connection is closed after it; checked every quarter of it.
+        channel_timeout=read_timeout,
+        cleanup_interval=max(1, read_timeout // 4),
+        # select() cannot watch descriptors above 1024; poll() can.
+        asyncore_use_poll=True,
         ident="conserje",
     )
+    use_guarded_channels(server_map, lambda path: _count_refused_body(runtime, path))
     log.info("listening on http://%s:%s", settings.host, settings.port)
     if on_listening is not None:
         on_listening()

@@ -39,6 +39,8 @@ SETTING_NAMES = (
     "JOURNAL_FSYNC",
     "WEBHOOK_MAX_BYTES",
     "LOG_LEVEL",
+    "HTTP_CONNECTION_LIMIT",
+    "HTTP_READ_TIMEOUT_MS",
 )
 
 
@@ -136,6 +138,8 @@ def test_valid_overrides_are_read(env):
         ("MEDIA_RETENTION_DAYS", "0"),
         ("MEDIA_IMAGE_MAX_BYTES", "big"),
         ("VOICE_REPLIES", "sometimes"),
+        ("HTTP_CONNECTION_LIMIT", "5"),
+        ("HTTP_READ_TIMEOUT_MS", "500"),
     ],
 )
 def test_each_bad_value_gives_one_problem_naming_the_variable(env, name, value):

@@ -14,7 +14,6 @@ import pykka
 
 from conserje.actors.buffer import Buffer, BufferPolicy
 from conserje.actors.messages import (
-    Arm,
     ChatStatus,
     Compact,
     Deliver,
@@ -137,10 +136,12 @@ class ChatActor(pykka.ThreadingActor):
             return
         turn = self.state.turn
         try:
-            self._supervisor.tell(Arm(self.state.chat, self._buffer.deadline()))
             self._supervisor.tell(
                 ChatStatus(
-                    self.state.chat, turn.started_at if turn else None, len(self.state.pending)
+                    self.state.chat,
+                    turn.started_at if turn else None,
+                    len(self.state.pending),
+                    self._buffer.deadline(),
                 )
             )
         except pykka.ActorDeadError:

@@ -8,7 +8,6 @@ from conserje.eventlog.events import Event
 from conserje.eventlog.projection import ChatState
 
 __all__ = [
-    "Arm",
     "Boot",
     "ChatStatus",
     "Compact",
@@ -58,25 +57,22 @@ class Resume:
 
 
 @dataclass(frozen=True)
-class Arm:
-    """A chat wants a :class:`Tick` at ``at`` (``None``: it needs none)."""
-
-    chat: str
-    at: float | None
-
-
-@dataclass(frozen=True)
 class ChatStatus:
-    """A chat's state as the operators' views show it.
+    """A chat's state as the operators' views show it, and when it wants its next tick.
+
+    One message carries both, so a chat actor reports to the supervisor once per message
+    it handles (a hand-off between threads costs more than the fields).
 
     Attributes:
         turn_since: when the turn in flight started, or ``None``.
         waiting: guest messages waiting for a turn.
+        deadline: when the chat wants a :class:`Tick` (its burst closes), or ``None``.
     """
 
     chat: str
     turn_since: float | None
     waiting: int
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -29,7 +30,6 @@ from conserje.actors.board import Board
 from conserje.actors.buffer import BufferPolicy
 from conserje.actors.chat import ChatActor
 from conserje.actors.messages import (
-    Arm,
     Boot,
     ChatStatus,
     Compact,
@@ -64,6 +64,8 @@ class Supervisor(pykka.ThreadingActor):
             one stops.
         sweep_every: seconds between sweeps that compact idle chats still over the
             token threshold (``CLEANUP_INTERVAL``), e.g. after a compaction failed.
+        wake: called with each new deadline, so the ticker can tick right then
+            (``Ticker.wake_at``); without it deadlines wait for the next regular tick.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class Supervisor(pykka.ThreadingActor):
         idle_after: float = 300.0,
         max_live: int = 1000,
         sweep_every: float = 3600.0,
+        wake: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__()
         self._deps = deps
@@ -93,6 +96,7 @@ class Supervisor(pykka.ThreadingActor):
         self._sweep_every = sweep_every
         self._swept: float | None = None
         self._stopping: dict[str, list[Any]] = {}
+        self._wake = wake
         # Chats waiting for a free actor slot, oldest first, with what they were sent.
         self._waiting: dict[str, list[Any]] = {}
 
@@ -109,13 +113,12 @@ class Supervisor(pykka.ThreadingActor):
                         self._actors[chat].tell(message)
                 case Tick(now):
                     self._tick(now)
-                case Arm(chat, at):
-                    self._arm(chat, at)
                 case ChatStatus(chat):
-                    before = self._board.busy().get(chat)
+                    self._arm(chat, message.deadline)
+                    before = self._board.status(chat)
                     self._board.update(message)
                     # A change of state is activity; a repeated report is not.
-                    if chat in self._actors and self._board.busy().get(chat) != before:
+                    if chat in self._actors and self._board.status(chat) != before:
                         self._last_active[chat] = self._deps.clock.now()
                 case Passivated(chat, state):
                     self._passivated(chat, state)
@@ -149,9 +152,8 @@ class Supervisor(pykka.ThreadingActor):
         by_chat: dict[str, list[Event]] = defaultdict(list)
         for event in message.events:
             by_chat[event.chat].append(event)
-        busy = self._board.busy()
         for chat, events in by_chat.items():
-            status = busy.get(chat)
+            status = self._board.status(chat)
             if status is not None and status.turn_since is not None:
                 # The seed raced a second run here; the mailbox makes these wait instead.
                 self._metrics.race_errors.inc(sum(isinstance(e, MessageReceived) for e in events))
@@ -253,6 +255,8 @@ class Supervisor(pykka.ThreadingActor):
             self._deadlines.pop(chat, None)
         else:
             self._deadlines[chat] = at
+            if self._wake is not None:
+                self._wake(at)
 
     def _tick(self, now: float) -> None:
         due = [chat for chat, at in self._deadlines.items() if at <= now]

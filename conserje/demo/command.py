@@ -19,6 +19,7 @@ from pathlib import Path
 
 from conserje.config import load_settings
 from conserje.demo.brain import DemoBrain
+from conserje.demo.media import VOICE_TRANSCRIPT
 from conserje.demo.simulator import demo_routes
 from conserje.errors import ConfigError
 from conserje.logs import configure_logging
@@ -66,6 +67,7 @@ def _run(port: int, directory: Path, temporary: bool) -> int:
         FakeOpenAI(reply=brain.reply, tool_calls=brain.tool_calls) as model,
         FakeWhapi(token=token, webhook_url=f"http://{HOST}:{port}/hook") as whapi,
     ):
+        model.audio.default_transcript = VOICE_TRANSCRIPT
         try:
             settings = load_settings(
                 {

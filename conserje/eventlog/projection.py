@@ -7,12 +7,12 @@ owns one and applies every event it (or the webhook) journals for its chat.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
+from conserje.eventlog.bounded import BoundedList
 from conserje.eventlog.events import (
     AgentMessage,
     ContextReset,
@@ -81,7 +81,7 @@ def guest_words(message: MessageReceived) -> str:
     return f"(document {media.name or media.file}){caption}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistoryItem:
     """One utterance in the chat's history: ``role`` is ``user`` or ``assistant``."""
 
@@ -128,7 +128,7 @@ class TurnInFlight:
         return bool(self.last_calls) and not self.pending_calls
 
 
-@dataclass
+@dataclass(slots=True)
 class ChatState:
     """Everything known about one chat, derived from its journaled events."""
 
@@ -137,8 +137,8 @@ class ChatState:
     guest_name: str = ""
     pending: dict[str, MessageReceived] = field(default_factory=dict)
     turn: TurnInFlight | None = None
-    history: deque[HistoryItem] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
-    sent_ids: deque[str] = field(default_factory=lambda: deque(maxlen=SENT_IDS_LIMIT))
+    history: BoundedList[HistoryItem] = field(default_factory=lambda: BoundedList(HISTORY_LIMIT))
+    sent_ids: BoundedList[str] = field(default_factory=lambda: BoundedList(SENT_IDS_LIMIT))
     turns_completed: int = 0
     paused_until: float = 0.0
     paused_by: str = ""
@@ -180,6 +180,9 @@ class ChatState:
                 # Whapi does not deliver in order; the guest's own clock orders a burst.
                 consumed.sort(key=lambda m: (m.sent_at, m.seq))
                 self.turn = TurnInFlight(event.turn_id, consumed, event.ts)
+                if not self.pending:
+                    # An emptied dict keeps its grown table; a passivated chat should not.
+                    self.pending = {}
             case TurnFinished():
                 self._finish(self._turn(event.turn_id))
                 self.last_outcome = event.outcome

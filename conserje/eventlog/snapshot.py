@@ -13,7 +13,6 @@ import hashlib
 import logging
 import os
 import re
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from conserje.eventlog.bounded import BoundedList
 from conserje.eventlog.events import MessageReceived, ToolCall
 from conserje.eventlog.jsonl import Position
 from conserje.eventlog.projection import (
@@ -232,8 +232,8 @@ def _state(record: _Chat) -> ChatState:
             turn.audio,
             turn.intended_at,
         ),
-        history=deque((HistoryItem(r, t) for r, t in record.history), maxlen=HISTORY_LIMIT),
-        sent_ids=deque(record.sent_ids, maxlen=SENT_IDS_LIMIT),
+        history=BoundedList(HISTORY_LIMIT, (HistoryItem(r, t) for r, t in record.history)),
+        sent_ids=BoundedList(SENT_IDS_LIMIT, record.sent_ids),
         turns_completed=record.turns_completed,
         paused_until=record.paused_until,
         paused_by=record.paused_by,

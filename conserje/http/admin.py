@@ -7,6 +7,7 @@ import time
 import falcon
 
 from conserje import __version__
+from conserje.http.auth import require_admin
 from conserje.runtime import Runtime
 
 __all__ = ["HealthResource", "InfoResource", "LocksResource", "ReadyResource"]
@@ -84,7 +85,8 @@ class LocksResource:
         self._runtime = runtime
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """List the chats at work."""
+        """List the chats at work (their ids are personal data: admins only)."""
+        require_admin(req, self._runtime.settings.admin_token, session=True)
         busy = self._runtime.board.busy()
         resp.media = {
             "activeLocks": sum(1 for s in busy.values() if s.turn_since is not None),

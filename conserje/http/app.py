@@ -12,6 +12,7 @@ from conserje.http.chats import PauseResource, ResetResource, ResumeResource
 from conserje.http.dashboard_page import DashboardAsset, DashboardPage, DashboardStats
 from conserje.http.live import EventStreamResource
 from conserje.http.metrics import MetricsResource
+from conserje.http.openapi import OpenApiResource
 from conserje.http.timeline import TimelineResource
 from conserje.http.webhook import HookResource
 from conserje.runtime import Runtime
@@ -30,6 +31,7 @@ def create_app(runtime: Runtime, extra_routes: Iterable[tuple[str, object]] = ()
     app.add_route("/", InfoResource(runtime))
     app.add_route("/locks", LocksResource(runtime))
     app.add_route("/metrics", MetricsResource(runtime))
+    app.add_route("/openapi.yaml", OpenApiResource())
     app.add_route("/chats/{chat}/pause", PauseResource(runtime))
     app.add_route("/chats/{chat}/resume", ResumeResource(runtime))
     app.add_route("/chats/{chat}/reset", ResetResource(runtime))

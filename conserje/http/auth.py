@@ -35,9 +35,9 @@ def bearer_token(req: falcon.Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def token_matches(offered: str | None, admin_token: str) -> bool:
-    """Tell, in constant time, whether ``offered`` is ``admin_token``."""
-    return hmac.compare_digest((offered or "").encode(), admin_token.encode())
+def token_matches(offered: str | None, expected: str) -> bool:
+    """Tell, in constant time, whether ``offered`` is the ``expected`` token."""
+    return hmac.compare_digest((offered or "").encode(), expected.encode())
 
 
 def _session_value(admin_token: str) -> str:

@@ -9,7 +9,10 @@ from conserje.eventlog.events import ContextReset, Event, HandoffEnded, HandoffS
 from conserje.http.auth import require_admin
 from conserje.runtime import Runtime
 
-__all__ = ["PauseResource", "ResetResource", "ResumeResource"]
+__all__ = ["MAX_PAUSE_MINUTES", "PauseResource", "ResetResource", "ResumeResource"]
+
+MAX_PAUSE_MINUTES = 43_200
+"""The longest pause an admin may ask for: 30 days, as ``HUMAN_HANDOFF_PAUSE_MS`` allows."""
 
 
 def _journal(runtime: Runtime, event: Event) -> None:
@@ -19,6 +22,15 @@ def _journal(runtime: Runtime, event: Event) -> None:
         raise falcon.HTTPServiceUnavailable(
             title="Journal unavailable", description=str(exc)
         ) from exc
+
+
+def _valid_minutes(minutes: object) -> bool:
+    # JSON bodies may say NaN or Infinity (Python's parser takes them) and true is an
+    # int to Python: none of those is a duration, and NaN would journal as null. The
+    # comparisons refuse NaN and infinities, and work on ints too large for a float.
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+        return False
+    return 0 < minutes <= MAX_PAUSE_MINUTES
 
 
 class PauseResource:
@@ -33,10 +45,20 @@ class PauseResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response, chat: str) -> None:
         """Journal a hand-off started by an admin."""
         require_admin(req, self._runtime.settings.admin_token)
-        body = req.get_media(default_when_empty={})
-        minutes = body.get("minutes") if isinstance(body, dict) else None
-        if minutes is not None and (not isinstance(minutes, int | float) or minutes <= 0):
-            raise falcon.HTTPBadRequest(title="minutes must be a positive number")
+        try:
+            body = req.get_media(default_when_empty={})
+        except RecursionError as exc:
+            # Python's JSON parser gives up on deep nesting without a ValueError.
+            raise falcon.HTTPBadRequest(
+                title="Invalid JSON", description="nested too deeply"
+            ) from exc
+        if not isinstance(body, dict):
+            raise falcon.HTTPBadRequest(title='The body must be a JSON object, like {"minutes": 5}')
+        minutes = body.get("minutes")
+        if minutes is not None and not _valid_minutes(minutes):
+            raise falcon.HTTPBadRequest(
+                title=f"minutes must be a number from 0 (excluded) to {MAX_PAUSE_MINUTES}"
+            )
         seconds = minutes * 60 if minutes else self._runtime.settings.human_handoff_pause_ms / 1000
         until = self._runtime.clock.now() + seconds
         _journal(self._runtime, HandoffStarted(chat=chat, by="admin", until=until))

@@ -130,6 +130,7 @@ def _last_seen(req: falcon.Request) -> int | None:
     header = (req.get_header("Last-Event-ID") or "").strip()
     if not header:
         return req.get_param_as_int("after", min_value=0)
-    if not (header.isascii() and header.isdigit()):
+    # A seq fits in 19 digits; Python refuses to read ints of thousands of them.
+    if not (header.isascii() and header.isdigit() and len(header) <= 19):
         raise falcon.HTTPBadRequest(title="Last-Event-ID must be a journal seq")
     return int(header)

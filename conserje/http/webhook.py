@@ -9,7 +9,6 @@ Every delivery is counted once by how it was answered (``conserje_webhooks_total
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 import falcon
@@ -22,7 +21,7 @@ from conserje.eventlog.events import (
     MediaRef,
     MessageReceived,
 )
-from conserje.http.auth import bearer_token
+from conserje.http.auth import bearer_token, token_matches
 from conserje.runtime import Runtime
 from conserje.whapi.inbound import InboundMessage, MessageKind, parse_webhook
 
@@ -121,7 +120,7 @@ class HookResource:
         if self._token is None:
             return
         offered = token if token is not None else bearer_token(req)
-        if offered is None or not hmac.compare_digest(offered.encode(), self._token.encode()):
+        if not token_matches(offered, self._token):
             raise falcon.HTTPUnauthorized(title="Bad webhook token", challenges=["Bearer"])
 
     def _read(self, req: falcon.Request) -> bytes:

@@ -81,6 +81,21 @@ class Fault:
         return self.method in ("*", request.method) and request.path.startswith(self.path_prefix)
 
 
+class _Listener(ThreadingHTTPServer):
+    """A threaded server whose listen backlog takes a burst of connections.
+
+    The standard library's default backlog of 5 makes the kernel drop connections when
+    hundreds of chats send at once (the turn-overhead benchmark); the real services do not.
+    """
+
+    request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client went away mid-answer (a killed server under test)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeServer:
     """A threaded HTTP server on 127.0.0.1 with a request log and injectable faults."""
 
@@ -88,7 +103,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._log: list[FakeRequest] = []
-        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _Listener(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -171,17 +186,6 @@ class FakeServer:
             if fault.response is not None:
                 return fault.response
         return self.route(request)
-
-
-class _Server(ThreadingHTTPServer):
-    # socketserver's default backlog of 5 refuses connections under load tests long
-    # before any real gateway would.
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client went away mid-answer (a killed server under test)."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:

@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import base64
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 import httpx2
 
 from conserje.errors import WhapiError
+from conserje.whapi.links import check_link
 
 __all__ = ["SentRecord", "WhapiClient", "error_kind"]
 
 SentRecord = dict[str, Any]
+
+
+def _segment(value: str) -> str:
+    """Return ``value`` (a chat, contact or media id from a webhook) as one URL path segment.
+
+    Ids come from webhooks, which anyone may post when ``WEBHOOK_TOKEN`` is unset: an
+    id like ``../../settings?x=`` must not turn a presence call into another endpoint.
+
+    Raises:
+        WhapiError: the id is empty or a dot segment, never a chat.
+    """
+    if value in ("", ".", ".."):
+        raise WhapiError(f"{value!r} is not an id")
+    return urllib.parse.quote(value, safe="@")
 
 
 class WhapiClient:
@@ -63,18 +79,21 @@ class WhapiClient:
             WhapiError: Whapi refused, could not be reached in ``timeout`` seconds, or the
                 file is larger than ``max_bytes``.
         """
-        return self._download(self._http, f"/media/{media_id}", max_bytes, timeout)
+        return self._download(self._http, f"/media/{_segment(media_id)}", max_bytes, timeout)
 
     def get_link(self, url: str, *, max_bytes: int, timeout: float) -> bytes:
         """Download media from its auto-download ``link``, without the channel token.
 
         The link points at Whapi's file storage, another host, which must never see
-        the token.
+        the token; a link to a private or local address is refused
+        (:func:`conserje.whapi.links.check_link`).
 
         Raises:
             WhapiError: the download failed, took longer than ``timeout`` seconds, or
                 the file is larger than ``max_bytes``.
         """
+        api = self._http.base_url
+        check_link(url, (api.scheme, api.host, api.port or (443 if api.scheme == "https" else 80)))
         with httpx2.Client(timeout=timeout) as plain:
             return self._download(plain, url, max_bytes, timeout)
 
@@ -94,12 +113,14 @@ class WhapiClient:
 
     def set_presence(self, chat_id: str, presence: str) -> None:
         """Show ``typing``, ``recording`` or ``pause`` in a chat."""
-        self._call("PUT", f"/presences/{chat_id}", json={"presence": presence, "delay": 0})
+        self._call(
+            "PUT", f"/presences/{_segment(chat_id)}", json={"presence": presence, "delay": 0}
+        )
 
     def subscribe_presence(self, contact: str) -> None:
         """Ask Whapi to report the contact's typing; "already subscribed" counts as done."""
         try:
-            self._call("POST", f"/presences/{contact}")
+            self._call("POST", f"/presences/{_segment(contact)}")
         except WhapiError as exc:
             if exc.status != 409:
                 raise
@@ -108,7 +129,7 @@ class WhapiClient:
         """Return the messages we sent to ``chat_id`` since ``since`` (Unix seconds)."""
         answer = self._call(
             "GET",
-            f"/messages/list/{chat_id}",
+            f"/messages/list/{_segment(chat_id)}",
             params={"count": count, "time_from": since, "from_me": "true"},
         )
         messages = answer.get("messages") if isinstance(answer, dict) else None

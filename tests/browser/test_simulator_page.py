@@ -69,6 +69,15 @@ def test_a_guest_chats_gets_chunks_a_tool_call_and_a_hand_off_beside_the_journal
     expect(page.locator("#handoff")).to_be_hidden()
     expect(journal.locator('[data-type="handoff_ended"]')).to_have_count(1)
 
+    # With the assistant back, the sample voice note is transcribed and answered...
+    page.locator("#send-voice").click()
+    expect(journal.locator('[data-type="media_transcribed"]').last).to_contain_text("2027-03-10")
+    expect(journal.locator('[data-type="tool_called"]')).to_have_count(3)
+    expect(replies.last).to_contain_text("Shall I ask the team to book one for you?")
+    # ...and the sample photo reaches the model as a picture.
+    page.locator("#send-photo").click()
+    expect(replies.last).to_contain_text("Thanks for the photo!")
+
     # On a phone the chat and the journal stack, with nothing wider than the screen.
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -73,8 +73,7 @@ def test_a_message_and_its_reply_move_the_conversation_and_journal_metrics(
 
 
 def test_every_webhook_answer_is_counted_by_its_outcome(make_server, whapi_fake):
-    # too_large is counted in tests/test_metrics.py: under Waitress an oversized body
-    # is refused by Waitress itself (max_request_body_size) before the app runs.
+    # too_large: tests/e2e/test_hostile_clients.py (Waitress refuses those bodies itself).
     with make_server(WEBHOOK_TOKEN=TOKEN) as server:
         whapi_fake.webhook_url = f"{server.url}{HOOK}"
         message = payloads.text_message(GUEST, "¿Tenéis parking?")
