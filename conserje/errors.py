@@ -81,11 +81,32 @@ class MalformedWebhook(ConserjeError):
 
 
 class WhapiError(ConserjeError):
-    """A Whapi call failed; ``status`` is the HTTP status, or ``None`` if none came back."""
+    """A Whapi call failed; ``status`` is the HTTP status, or ``None`` if none came back.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    Attributes:
+        ambiguous: the call may have taken effect anyway (a 5xx, a timeout or a
+            connection lost after the request went out), so a send is looked for in
+            Whapi's list before it is made again.
+        retry_after: seconds Whapi asked to wait before the next call, if it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        *,
+        ambiguous: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.ambiguous = ambiguous
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed later: no answer, a 408, a 429 or a 5xx."""
+        return self.status is None or self.status in (408, 429) or self.status >= 500
 
 
 class ModelError(ConserjeError):

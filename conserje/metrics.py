@@ -26,6 +26,7 @@ __all__ = [
     "TURN_OUTCOMES",
     "VOICE_REPLY_OUTCOMES",
     "WEBHOOK_OUTCOMES",
+    "WHAPI_ERRORS",
     "Metrics",
 ]
 
@@ -54,6 +55,8 @@ TURN_OUTCOMES = ("replied", "empty", "fallback", "failed", "paused")
 
 RECOVERY_OUTCOMES = ("completed", "adopted", "cancelled", "failed", "gone", "rerun")
 """What boot did with a run a crash interrupted (``run_recovered``'s outcome)."""
+WHAPI_ERRORS = ("connection", "timeout", "unauthorized", "rate_limited", "refused", "server")
+"""Why a call to Whapi failed (see :func:`conserje.whapi.client.error_kind`)."""
 
 TOKEN_DIRECTIONS = ("input", "output", "cached")
 """Token counts a run reports; ``cached`` is the part of ``input`` served from cache."""
@@ -216,6 +219,14 @@ class Metrics:
             "Reply chunks whose send was attempted and not confirmed by the end of the turn.",
             registry=r,
         )
+        self.whapi_errors = Counter(
+            "conserje_whapi_errors_total",
+            "Calls to Whapi that failed, by why: connection, timeout, unauthorized (401: "
+            "the channel needs authorising), rate_limited (429), refused (other 4xx), "
+            "server (5xx).",
+            ["error"],
+            registry=r,
+        )
         self.handoffs = Counter(
             "conserje_handoffs_total",
             "Hand-offs to a person, by who started them (assistant, agent, admin).",
@@ -324,6 +335,8 @@ class Metrics:
             self.chat_actor_restarts.labels(reason)
         for where in ERROR_PLACES:
             self.unexpected_errors.labels(where)
+        for error in WHAPI_ERRORS:
+            self.whapi_errors.labels(error)
 
     def exposition(self) -> bytes:
         """Render every metric in the Prometheus text format."""

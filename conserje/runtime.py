@@ -113,7 +113,10 @@ class Runtime:
         self.board = Board()
         self.live_stats = LiveStats(self.metrics, self.board)
         self.whapi = WhapiClient(
-            settings.whapi_api_url, settings.whapi_token, timeout=settings.whapi_timeout_ms / 1000
+            settings.whapi_api_url,
+            settings.whapi_token,
+            timeout=settings.whapi_timeout_ms / 1000,
+            on_error=lambda kind: self.metrics.whapi_errors.labels(kind).inc(),
         )
         client = openai.OpenAI(
             api_key=settings.openai_api_key,
@@ -172,6 +175,7 @@ class Runtime:
             )
             if settings.voice_replies
             else None,
+            whapi_timeout=settings.whapi_timeout_ms / 1000,
         )
         policy = BufferPolicy(
             window=settings.buffer_window_ms / 1000,

@@ -82,7 +82,9 @@ class Supervisor(pykka.ThreadingActor):
         board: where chat status is published for the HTTP views.
         metrics: where the actor world is counted (by default, metrics of its own).
         idle_after: seconds without activity after which a chat actor is passivated.
-        max_live: chat actors alive at most before idle ones are passivated early.
+        max_live: chat actors alive at most: beyond it idle ones are passivated early,
+            and a chat with no actor waits (its messages held, in arrival order) until
+            one stops.
         sweep_every: seconds between sweeps that compact idle chats still over the
             token threshold (``CLEANUP_INTERVAL``), e.g. after a compaction failed.
         wake: called with each new deadline, so the ticker can tick right then
@@ -134,6 +136,8 @@ class Supervisor(pykka.ThreadingActor):
         # it until the turn ends: counted here (with that turn's start) for the views.
         self._queued: dict[str, tuple[float, int]] = {}
         self._reported: dict[str, ChatStatus] = {}
+        # Chats waiting for a free actor slot, oldest first, with what they were sent.
+        self._waiting: dict[str, list[Any]] = {}
 
     def on_receive(self, message: Any) -> None:
         """Handle one message; a failure is logged and never kills the supervisor."""
@@ -211,7 +215,7 @@ class Supervisor(pykka.ThreadingActor):
         self._states = states
         early, self._early = self._early or [], None
         for chat in [chat for chat, state in states.items() if state.has_work]:
-            self._actor_for(chat)
+            self._tell(chat, None)
         for message in early:
             self._deliver(message)
         self._board.chats_known = len(self._states) + len(self._actors)
@@ -234,14 +238,31 @@ class Supervisor(pykka.ThreadingActor):
                     queued = 0
                 self._queued[chat] = (status.turn_since, queued + arrived)
                 self._show(self._reported.get(chat, status))
-            if chat in self._stopping:
-                self._stopping[chat].append(Deliver(tuple(events)))
-                continue
+            self._tell(chat, Deliver(tuple(events)))
+
+    def _tell(self, chat: str, message: Any) -> None:
+        """Send ``message`` to the chat's actor, starting one if a slot is free.
+
+        A chat whose actor is stopping, or that finds every slot taken, has the message
+        held and handed over when it gets an actor. ``None`` only starts the actor.
+        """
+        held = [] if message is None else [message]
+        if chat in self._stopping:
+            self._stopping[chat] += held
+        elif chat in self._actors:
             try:
-                self._actor_for(chat).tell(Deliver(tuple(events)))
+                for m in held:
+                    self._actors[chat].tell(m)
             except pykka.ActorDeadError:
                 # It stopped to restart and has not said so yet: its Stopped is coming.
-                self._stopping[chat] = [Deliver(tuple(events))]
+                self._stopping[chat] = held
+        elif chat in self._waiting or len(self._actors) >= self._max_live:
+            self._waiting.setdefault(chat, []).extend(held)
+            self._passivate_idle(self._deps.clock.now())
+        else:
+            ref = self._actor_for(chat)
+            for m in held:
+                ref.tell(m)
 
     def _actor_for(self, chat: str) -> pykka.ActorRef[Any]:
         ref = self._actors.get(chat)
@@ -264,7 +285,9 @@ class Supervisor(pykka.ThreadingActor):
             for chat, at in self._last_active.items()
             if chat not in self._stopping and chat not in self._deadlines and chat not in busy
         )
-        excess = max(0, len(self._actors) - len(self._stopping) - self._max_live)
+        excess = max(
+            0, len(self._actors) - len(self._stopping) - self._max_live + len(self._waiting)
+        )
         for n, (at, chat) in enumerate(idle):
             if n >= excess and now - at < self._idle_after:
                 break
@@ -284,7 +307,7 @@ class Supervisor(pykka.ThreadingActor):
         over = [c for c, s in self._states.items() if s.last_input_tokens > threshold]
         for chat in [*self._actors, *over]:
             if chat not in self._stopping:
-                self._actor_for(chat).tell(Compact())
+                self._tell(chat, Compact())
 
     def _passivated(self, chat: str, state: ChatState) -> None:
         del self._actors[chat]
@@ -297,6 +320,16 @@ class Supervisor(pykka.ThreadingActor):
             self._release(chat, self._actor_for(chat))
         else:
             self._stopping.pop(chat, None)
+        self._admit()
+
+    def _admit(self) -> None:
+        """Give free actor slots to the chats waiting longest, with what they were sent."""
+        while self._waiting and len(self._actors) < self._max_live:
+            chat = next(iter(self._waiting))
+            held = self._waiting.pop(chat)
+            ref = self._actor_for(chat)
+            for message in held:
+                ref.tell(message)
 
     def _release(self, chat: str, ref: pykka.ActorRef[Any]) -> None:
         """Hand what was held while ``chat`` was stopping to its actor."""
@@ -377,8 +410,14 @@ class Supervisor(pykka.ThreadingActor):
         due = [chat for chat, at in self._deadlines.items() if at <= now]
         for chat in due:
             del self._deadlines[chat]
-            if chat not in self._stopping:
+            if chat in self._stopping:
+                continue
+            try:
                 self._actors[chat].tell(Tick(now))
+            except pykka.ActorDeadError:
+                # It stopped (its Passivated or Stopped is on its way); the other chats'
+                # deadlines must not wait for that.
+                log.debug("supervisor: deadline of a stopped chat actor dropped")
         restarts = [chat for chat, at in self._restarts.items() if at <= now]
         if restarts:
             self._restart(restarts, now)

@@ -78,6 +78,12 @@ CORRECTION_PREFIX = "Your previous draft was not sent. Before you answer again: 
 TYPING_REFRESH = 10.0
 """Seconds between "typing..." refreshes while a run is polled."""
 
+SEND_ATTEMPTS = 3
+"""Tries of one reply chunk's send before the turn is given up as failed."""
+
+_MAX_SEND_PAUSE = 30.0
+_LOOKS = 2
+
 
 @dataclass(frozen=True)
 class TurnDeps:
@@ -100,6 +106,8 @@ class TurnDeps:
         validators: the business's reply validators, by name.
         media: fetches and transcribes guests' media (``None``: media is only noted).
         voice: speaks replies to voice notes (``None``: ``VOICE_REPLIES`` is off).
+        whapi_timeout: seconds a call to Whapi may take; a send a crash interrupted
+            may land at Whapi until this long after it began.
     """
 
     journal: Journal
@@ -119,6 +127,7 @@ class TurnDeps:
     validators: Sequence[tuple[str, Validator]] = ()
     media: MediaIngest | None = None
     voice: VoiceReplies | None = None
+    whapi_timeout: float = 15.0
 
 
 def tool_items(calls: Sequence[ToolCall], outputs: dict[str, str]) -> list[dict[str, Any]]:
@@ -510,19 +519,88 @@ class TurnRunner:
     def _send_chunk(self, turn: TurnInFlight, index: int, chunk: str) -> None:
         chat = self._state.chat
         self._record(ReplySending(chat=chat, turn_id=turn.turn_id, chunk=index, text=chunk))
-        whapi_id = self._deps.whapi.send_text(chat, chunk, typing_time=typing_time(chunk))
-        self._record(
-            ReplySent(chat=chat, turn_id=turn.turn_id, chunk=index, whapi_id=whapi_id, text=chunk)
-        )
+        whapi_id = self._send(turn, index, chunk)
+        if whapi_id is not None:
+            self._record(
+                ReplySent(
+                    chat=chat, turn_id=turn.turn_id, chunk=index, whapi_id=whapi_id, text=chunk
+                )
+            )
+
+    def _send(self, turn: TurnInFlight, index: int, chunk: str) -> str | None:
+        """Send a chunk, trying again after a failure that may pass; ``None``: found sent.
+
+        After a failure that may have sent the chunk anyway (a 5xx, a timeout, a lost
+        connection) the chunk is looked for in Whapi's list first, and resent only if
+        it is not there.
+
+        Raises:
+            WhapiError: Whapi refused for good, or kept failing for :data:`SEND_ATTEMPTS`.
+        """
+        chat = self._state.chat
+        attempt = 1
+        while True:
+            try:
+                return self._deps.whapi.send_text(chat, chunk, typing_time=typing_time(chunk))
+            except WhapiError as exc:
+                if not exc.retryable or attempt >= SEND_ATTEMPTS:
+                    raise
+                log.warning("chat %s: chunk %d not sent: %s", mask(chat), index, exc)
+                if exc.ambiguous:
+                    if self._landed(turn, index, chunk):
+                        return None
+                else:
+                    self._deps.clock.sleep(min(exc.retry_after or float(attempt), _MAX_SEND_PAUSE))
+                attempt += 1
+
+    def _landed(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
+        """Tell whether a send that failed ambiguously reached Whapi after all.
+
+        Whapi may list a send it is still processing only later, so it is looked for
+        :data:`_LOOKS` times, one send timeout apart, before it is taken as not sent.
+
+        Raises:
+            WhapiError: the last look could not be made; the chunk is not resent blindly.
+        """
+        for look in range(1, _LOOKS + 1):
+            self._deps.clock.sleep(self._deps.whapi_timeout)
+            try:
+                if self._found_sent(turn, index, chunk):
+                    return True
+            except WhapiError:
+                # Whapi cannot say now; only the last look's silence stops the resend.
+                if look == _LOOKS:
+                    raise
+        return False
 
     def _reconcile(
         self, turn: TurnInFlight, index: int, chunk: str, *, voice: bool = False
     ) -> bool:
         """Tell whether a chunk whose send was interrupted did reach Whapi.
 
+        A send still on its way when the server died can land at Whapi until its own
+        timeout runs out, so a chunk not found before then is looked for once more
+        then; only a chunk missing after that is sent again.
+
         Raises:
             WhapiError: Whapi cannot say; the chunk is not resent blindly.
         """
+        if self._found_sent(turn, index, chunk, voice=voice):
+            return True
+        landing = turn.intended_at.get(index, 0.0) + self._deps.whapi_timeout
+        wait = landing - self._deps.clock.now()
+        if wait <= 0:
+            return False
+        log.info(
+            "turn %s: chunk %d not at Whapi yet; looking again in %.1f s", turn.turn_id, index, wait
+        )
+        self._deps.clock.sleep(wait)
+        return self._found_sent(turn, index, chunk, voice=voice)
+
+    def _found_sent(
+        self, turn: TurnInFlight, index: int, chunk: str, *, voice: bool = False
+    ) -> bool:
+        """Look for the chunk (or the voice note) in Whapi's sent messages; journal it if there."""
         since = int(turn.started_at) - _RECONCILE_SLACK
         for record in self._deps.whapi.list_sent(self._state.chat, since=since):
             body = (record.get("text") or {}).get("body")

@@ -299,7 +299,7 @@ class JsonlJournal:
     def _write_loop(self) -> None:
         segments = list_segments(self.directory)
         path = segments[-1].path if segments else segment_path(self.directory, self._seq + 1)
-        fd = self._open_segment(path)
+        fd = self._open_or_fail(path)
         try:
             while True:
                 first = self._queue.get()
@@ -310,13 +310,27 @@ class JsonlJournal:
                 self._commit(fd, batch)
                 if self._failure is None and os.fstat(fd).st_size >= self._segment_bytes:
                     os.close(fd)
-                    fd = self._open_segment(segment_path(self.directory, self._seq + 1))
-                    if self._on_rotate is not None:
+                    fd = self._open_or_fail(segment_path(self.directory, self._seq + 1))
+                    if fd >= 0 and self._on_rotate is not None:
                         self._on_rotate(self._seq + 1)
                 if stop:
                     return
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
+
+    def _open_or_fail(self, path: Path) -> int:
+        """Open a segment to append to; if it cannot be, fail the journal as a write would.
+
+        Returns:
+            The file descriptor, or -1 once the journal has failed (every later append
+            is then refused instead of waiting for a writer that is gone).
+        """
+        try:
+            return self._open_segment(path)
+        except OSError as exc:
+            self._fail(exc, [], f"opening {path.name}")
+            return -1
 
     def _open_segment(self, path: Path) -> int:
         new = not path.exists()
@@ -370,14 +384,16 @@ class JsonlJournal:
             accepted.append((request, out))
         started = time.perf_counter()
         synced: float | None = None
+        stage = "write"
         try:
             _write_all(fd, b"".join(chunks))
             if self._fsync:
+                stage = "fdatasync"
                 sync_started = time.perf_counter()
                 os.fdatasync(fd)
                 synced = time.perf_counter() - sync_started
         except OSError as exc:
-            self._fail(exc, [request for request, _ in accepted])
+            self._fail(exc, [request for request, _ in accepted], stage)
             return
         seconds = time.perf_counter() - started
         self._seq, self._h = seq, h
@@ -398,11 +414,11 @@ class JsonlJournal:
                 # batch is durable and its appenders answered whatever an observer does.
                 log.exception("journal %s: append observer %r failed", self.directory, observe)
 
-    def _fail(self, exc: OSError, batch: list[_Append]) -> None:
+    def _fail(self, exc: OSError, batch: list[_Append], stage: str = "write") -> None:
         self._failure = exc
-        log.critical("journal %s: write failed, no further appends: %s", self.directory, exc)
+        log.critical("journal %s: %s failed, no further appends: %s", self.directory, stage, exc)
         for request in batch:
-            request.future.set_exception(JournalUnavailable(f"journal write failed: {exc}"))
+            request.future.set_exception(JournalUnavailable(f"journal {stage} failed: {exc}"))
         if self._on_fatal is not None:
             self._on_fatal(exc)
 

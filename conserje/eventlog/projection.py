@@ -110,6 +110,7 @@ class TurnInFlight:
     outputs: dict[str, str] = field(default_factory=dict)
     correction: str = ""
     audio: dict[int, str] = field(default_factory=dict)
+    intended_at: dict[int, float] = field(default_factory=dict)
 
     @property
     def uncertain_chunks(self) -> list[int]:
@@ -291,6 +292,7 @@ class ChatState:
                     turn.audio[event.chunk] = event.audio
                 else:
                     turn.audio.pop(event.chunk, None)
+                turn.intended_at[event.chunk] = event.ts
             case ReplySent():
                 self._turn(event.turn_id).sent[event.chunk] = event.whapi_id
                 self.sent_ids.append(event.whapi_id)

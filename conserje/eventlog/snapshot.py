@@ -65,6 +65,7 @@ class _Turn(msgspec.Struct, kw_only=True):
     outputs: dict[str, str] = msgspec.field(default_factory=dict)
     correction: str = ""
     audio: dict[int, str] = msgspec.field(default_factory=dict)
+    intended_at: dict[int, float] = msgspec.field(default_factory=dict)
 
 
 class _Chat(msgspec.Struct, kw_only=True):
@@ -192,6 +193,7 @@ def _record(state: ChatState) -> _Chat:
             outputs=turn.outputs,
             correction=turn.correction,
             audio=turn.audio,
+            intended_at=turn.intended_at,
         ),
         history=[(h.role, h.text) for h in state.history],
         sent_ids=list(state.sent_ids),
@@ -232,6 +234,7 @@ def _state(record: _Chat) -> ChatState:
             turn.outputs,
             turn.correction,
             turn.audio,
+            turn.intended_at,
         ),
         history=BoundedList(HISTORY_LIMIT, (HistoryItem(r, t) for r, t in record.history)),
         sent_ids=BoundedList(SENT_IDS_LIMIT, record.sent_ids),

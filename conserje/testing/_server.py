@@ -9,6 +9,7 @@ status, a slow answer, a dropped connection) so tests can script the outside wor
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import urllib.parse
@@ -88,6 +89,11 @@ class _Listener(ThreadingHTTPServer):
     """
 
     request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client went away mid-answer (a killed server under test)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeServer:

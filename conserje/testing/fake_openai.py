@@ -134,6 +134,7 @@ class _Run:
     completed_at: int | None = None
     message_id: str = field(default_factory=lambda: _new_id("msg"))
     calls: list[dict[str, Any]] = field(default_factory=list)
+    born: float = 0.0
 
     @property
     def background(self) -> bool:
@@ -197,6 +198,11 @@ class FakeOpenAI(FakeServer):
         reply: decides the assistant text from the request body; replace it at any time.
         usage: decides the token counts from the request body and the reply.
         hold: while true, background runs do not advance past ``in_progress``.
+        latency: ``None`` (the default) moves a background run one step per retrieve;
+            seconds makes it finish that long after its creation whether or not anyone
+            polls, as real runs do, so a run whose id a crash lost still ends, and a
+            retrieve before then finds it pending.
+        stall: while true, background runs stay ``queued`` however often they are polled.
         tool_calls: decides the function calls to answer a request with; ``None`` or no
             calls gives a text reply.
         compacts: whether ``POST /v1/responses/compact`` exists; without it the fake
@@ -213,6 +219,7 @@ class FakeOpenAI(FakeServer):
         hold: bool = False,
         clock: Callable[[], float] = time.time,
         tool_calls: ToolCalls | None = None,
+        latency: float | None = None,
     ) -> None:
         """Create the fake; it serves once started (or entered as a context manager).
 
@@ -222,12 +229,15 @@ class FakeOpenAI(FakeServer):
             hold: start with background runs held at ``in_progress``.
             clock: the time source for ``created_at`` and ``completed_at``.
             tool_calls: decides the function calls to answer a request with.
+            latency: seconds a background run takes; ``None``: one step per retrieve.
         """
         super().__init__()
         self.reply = reply
         self.usage = usage
         self.hold = hold
         self.tool_calls = tool_calls
+        self.latency = latency
+        self.stall = False
         self.compacts = True
         self.audio = FakeAudio()
         self._compactions: list[dict[str, Any]] = []
@@ -328,6 +338,7 @@ class FakeOpenAI(FakeServer):
     def running(self) -> list[str]:
         """Return the ids of the responses still ``queued`` or ``in_progress``."""
         with self._state:
+            self._finish_due()
             return [run.id for run in self._runs.values() if run.status in _PENDING]
 
     def status_of(self, response_id: str) -> str:
@@ -337,6 +348,7 @@ class FakeOpenAI(FakeServer):
             KeyError: no response has this id.
         """
         with self._state:
+            self._finish_due()
             return self._runs[response_id].status
 
     def route(self, request: FakeRequest) -> FakeResponse:
@@ -394,6 +406,7 @@ class FakeOpenAI(FakeServer):
                 id=_new_id("resp"),
                 body=body,
                 created_at=int(self._clock()),
+                born=self._clock(),
                 reply=reply,
                 tokens=tokens,
                 stored=stored,
@@ -424,10 +437,7 @@ class FakeOpenAI(FakeServer):
             run = self._lookup(response_id)
             if run is None:
                 return _error(404, f"No response found with id '{response_id}'.")
-            if run.status == "queued":
-                run.status = "in_progress"
-            elif run.status == "in_progress" and not self.hold:
-                self._finish(run)
+            self._advance(run)
             payload = run.render()
         return json_response(200, payload)
 
@@ -443,6 +453,34 @@ class FakeOpenAI(FakeServer):
                 run.status = "cancelled"
             payload = run.render()
         return json_response(200, payload)
+
+    def _advance(self, run: _Run) -> None:
+        """Move a pending run on, as one retrieve sees it."""
+        if run.status not in _PENDING or self.stall:
+            return
+        if self.latency is None:
+            if run.status == "queued":
+                run.status = "in_progress"
+            elif not self.hold:
+                self._finish(run)
+        elif self._due(run):
+            self._finish(run)
+        else:
+            run.status = "in_progress"
+
+    def _due(self, run: _Run) -> bool:
+        return (
+            self.latency is not None
+            and not self.hold
+            and not self.stall
+            and self._clock() >= run.born + self.latency
+        )
+
+    def _finish_due(self) -> None:
+        """Finish the background runs whose latency has passed, polled or not."""
+        for run in self._runs.values():
+            if run.background and run.status in _PENDING and self._due(run):
+                self._finish(run)
 
     def _lookup(self, response_id: str) -> _Run | None:
         run = self._runs.get(response_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import time
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -12,7 +13,7 @@ import httpx2
 from conserje.errors import WhapiError
 from conserje.whapi.links import check_link
 
-__all__ = ["SentRecord", "WhapiClient"]
+__all__ = ["SentRecord", "WhapiClient", "error_kind"]
 
 SentRecord = dict[str, Any]
 
@@ -38,9 +39,18 @@ class WhapiClient:
         base_url: Whapi's base URL (``https://gate.whapi.cloud`` in production).
         token: the channel token, sent as ``Authorization: Bearer``.
         timeout: seconds allowed for each call, connection included.
+        on_error: told the :func:`error_kind` of every failed call (the server counts them).
     """
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 15.0,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self._on_error = on_error
         self._http = httpx2.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -148,13 +158,29 @@ class WhapiClient:
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
+            return self._call_once(method, path, **kwargs)
+        except WhapiError as exc:
+            if self._on_error is not None:
+                self._on_error(error_kind(exc))
+            raise
+
+    def _call_once(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
             response = self._http.request(method, path, **kwargs)
         except httpx2.HTTPError as exc:
-            raise WhapiError(f"{method} {path}: {type(exc).__name__}") from exc
-        if not response.is_success:
+            # Only a connection never made proves the request did not reach Whapi.
+            never_sent = isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout)
             raise WhapiError(
-                f"{method} {path}: HTTP {response.status_code} {_error_text(response)}",
-                status=response.status_code,
+                f"{method} {path}: {type(exc).__name__}", ambiguous=not never_sent
+            ) from exc
+        if not response.is_success:
+            status = response.status_code
+            hint = _HINTS.get(status, "")
+            raise WhapiError(
+                f"{method} {path}: HTTP {status} {_error_text(response)}{hint}",
+                status=status,
+                ambiguous=status >= 500,
+                retry_after=_retry_after(response),
             )
         if not response.content:
             return None
@@ -170,6 +196,33 @@ def _message_id(answer: Any) -> str:
     if not isinstance(message_id, str) or not message_id:
         raise WhapiError("Whapi accepted the message but returned no message id")
     return message_id
+
+
+def error_kind(error: WhapiError) -> str:
+    """Name why a call failed, as ``conserje_whapi_errors_total`` labels it."""
+    status = error.status
+    if status is None:
+        return "timeout" if "Timeout" in str(error) else "connection"
+    if status >= 500:
+        return "server"
+    return {401: "unauthorized", 429: "rate_limited"}.get(status, "refused")
+
+
+_HINTS = {
+    401: " (the channel is not authorised: reconnect it in Whapi's panel)",
+    404: " (no such channel: check WHAPI_TOKEN)",
+}
+
+_MAX_RETRY_AFTER = 60.0
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
+    """Seconds the ``Retry-After`` header asks for (up to a minute); ``None`` without one."""
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
 def _error_text(response: httpx2.Response) -> str:

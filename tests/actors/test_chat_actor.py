@@ -213,6 +213,41 @@ def test_too_many_live_actors_passivate_the_least_recently_active(small_world):
     assert len(wh.sent) == 3
 
 
+def test_a_chat_beyond_the_cap_waits_for_a_free_actor_and_is_answered(small_world):
+    # Found by the soak: the cap only passivated idle actors, so a burst of new chats
+    # started an actor (and a thread) each, far past ACTOR_MAX_LIVE.
+    clock, journal, supervisor, _oa, wh, board = small_world
+    chats = [f"3460000001{n}@s.whatsapp.net" for n in range(3)]
+    for n, chat in enumerate(chats):
+        say(journal, supervisor, chat, f"hola {n}")
+    drain(supervisor)
+    assert board.live_actors == 2
+    assert len(pykka.ActorRegistry.get_by_class(ChatActor)) == 2
+
+    for _ in range(3):
+        clock.advance(5.1)
+        tick(supervisor, clock)
+        assert board.live_actors <= 2
+    assert sorted(m.body for m in wh.sent) == ["echo: hola 0", "echo: hola 1", "echo: hola 2"]
+
+
+def test_a_deadline_of_a_stopped_actor_does_not_hold_up_the_others(small_world):
+    # Seen in the soak: a Tick for an actor that had just stopped raised ActorDeadError
+    # in the supervisor, and the chats due after it in that tick waited for the next.
+    clock, journal, supervisor, _oa, wh, _board = small_world
+    gone, other = "34600000020@s.whatsapp.net", "34600000021@s.whatsapp.net"
+    say(journal, supervisor, gone, "uno")
+    say(journal, supervisor, other, "dos")
+    drain(supervisor)
+    for ref in pykka.ActorRegistry.get_by_class(ChatActor):
+        if ref.proxy().state.get().chat == gone:
+            ref.stop()
+    clock.advance(5.1)
+    supervisor.ask(Tick(clock.now()))
+    drain(supervisor)
+    assert [m.body for m in wh.sent] == ["echo: dos"]
+
+
 def test_the_sweep_compacts_a_chat_whose_compaction_failed_after_its_turn(tmp_path):
     options = {"token_threshold": 50, "summary_tokens": 100, "compaction_method": "summary"}
     with actor_world(tmp_path, deps_options=options, sweep_every=600.0) as built:

@@ -124,21 +124,20 @@ def prices_in_euros(check):
 """
 
 
-@pytest.fixture
-def tool_plugin(tmp_path):
-    """An installed tool plugin (entry point ``conserje.tools``) for the server process.
+def install_tool_plugin(root: Path) -> tuple[dict[str, str], Path]:
+    """Install the tool plugin (entry point ``conserje.tools``) under ``root``.
 
     Returns the environment to start the server with and the file where the tool
-    writes one line per execution.
+    writes one line per execution; while ``<file>.hold`` exists the tool waits.
     """
     site = install_plugin(
-        tmp_path / "site",
+        root / "site",
         "conserje_e2e_tools",
         PLUGIN,
         "[conserje.tools]\ne2e = conserje_e2e_tools:TOOLS\n\n"
         "[conserje.validators]\neuros = conserje_e2e_tools:prices_in_euros\n",
     )
-    marks = tmp_path / "tool-marks.txt"
+    marks = root / "tool-marks.txt"
     return {"PYTHONPATH": str(site), "E2E_TOOL_MARKS": str(marks)}, marks
 
 
@@ -156,6 +155,12 @@ def install_plugin(site: Path, module: str, source: str, entry_points: str) -> P
     )
     (dist / "entry_points.txt").write_text(entry_points, encoding="utf-8")
     return site
+
+
+@pytest.fixture
+def tool_plugin(tmp_path):
+    """An installed tool plugin for the server process (see :func:`install_tool_plugin`)."""
+    return install_tool_plugin(tmp_path)
 
 
 COMPACTING = {"THREAD_TOKEN_THRESHOLD": "120", "HISTORIAL_SUMMARY_THRESHOLD": "100"}

@@ -119,17 +119,25 @@ def test_kill_during_a_background_run_delivers_that_run_without_a_second(
     assert finished["response_id"] == openai_fake.response_ids()[0]
 
 
+@pytest.mark.parametrize(
+    "quick", [False, True], ids=["restart after the send landed", "restart before it landed"]
+)
 def test_kill_during_the_whapi_send_is_reconciled_not_duplicated(
-    make_server, whapi_fake, openai_fake
+    make_server, whapi_fake, openai_fake, quick
 ):
+    # The quick restart was found by the crash campaign: the restart looked at Whapi's
+    # list before the slow send had landed there, and sent the chunk a second time.
     whapi_fake.inject(Fault("POST", "/messages/text", delay=1.5))
-    server = make_server().start()
+    server = make_server(WHAPI_TIMEOUT_MS="3000").start()
     whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Hay wifi?"))
     wait_for(lambda: whapi_fake.requests("POST", "/messages/text"), what="the send has begun")
     server.kill()
-    wait_for(lambda: whapi_fake.sent, what="Whapi finished the send the server never saw")
     assert server.events("reply_sending")
     assert not server.events("reply_sent")
+    if quick:
+        assert whapi_fake.sent == []
+    else:
+        wait_for(lambda: whapi_fake.sent, what="Whapi finished the send the server never saw")
 
     server.restart()
     settle(server, whapi_fake, turns=1)
@@ -141,20 +149,37 @@ def test_kill_during_the_whapi_send_is_reconciled_not_duplicated(
     assert sent["whapi_id"] == whapi_fake.sent[0].id
 
 
-def test_kill_before_the_whapi_send_reached_whapi_sends_it_once_after_restart(
+def test_a_send_whose_connection_dropped_is_looked_for_then_sent_once(
     make_server, whapi_fake, openai_fake
 ):
+    # It used to end the turn as failed: the guest never got the reply.
     whapi_fake.inject(Fault("POST", "/messages/text", drop=True))
+    with make_server(WHAPI_TIMEOUT_MS="500") as server:
+        whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Dónde dejo la llave?"))
+        settle(server, whapi_fake, turns=1)
+
+        assert [m.body for m in whapi_fake.sent] == ["echo: ¿Dónde dejo la llave?"]
+        assert whapi_fake.requests("GET", "/messages/list/"), "it looked before resending"
+        (sent,) = server.events("reply_sent")
+        assert sent["reconciled"] is False
+        assert server.events("turn_finished")[-1]["outcome"] == "replied"
+
+
+def test_a_kill_after_a_failed_send_leaves_the_turn_finished_and_sends_nothing(
+    make_server, whapi_fake, openai_fake
+):
+    whapi_fake.authorised = False
     server = make_server().start()
     whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Dónde dejo la llave?"))
     wait_for(lambda: server.events("turn_finished"), what="the failed send is journaled")
     server.kill()
-    assert whapi_fake.sent == []
+    whapi_fake.authorised = True
 
     server.restart()
     server.stop()
     (finished,) = server.events("turn_finished")
     assert finished["outcome"] == "failed"
+    assert "not authorised" in finished["error"]
     assert whapi_fake.sent == []
 
 

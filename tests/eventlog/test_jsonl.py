@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conserje.errors import JournalCorrupt, JournalUnavailable
 from conserje.eventlog.events import MessageReceived, TurnFinished
 from conserje.eventlog.jsonl import JsonlJournal, Position
-from conserje.eventlog.segments import list_segments
+from conserje.eventlog.segments import list_segments, segment_path
 
 CHAT = "34600111222@s.whatsapp.net"
 
@@ -221,6 +221,30 @@ def test_a_failed_write_is_fatal_and_refuses_later_appends(tmp_path):
     assert len(failures) == 1
     assert journal.failure is not None
     assert [e.text for e in replayed(directory)] == ["a"]
+
+
+def test_a_segment_that_cannot_be_created_is_fatal_and_refuses_later_appends(tmp_path):
+    # Found by the disk-fault tests: the writer thread died on the failed rotation and
+    # every later append waited for it until its timeout.
+    failures: list[BaseException] = []
+    directory = tmp_path / "journal"
+    journal = JsonlJournal(
+        directory, clock=lambda: 0.0, segment_bytes=4096, on_fatal=failures.append
+    )
+    journal.start()
+    journal.append([message("a")])
+    # The next segment's name is taken by a directory, so creating it fails for real,
+    # as it does in a directory that turned read-only.
+    segment_path(directory, 3).mkdir()
+
+    journal.append([message("b" * 5000)])
+    with pytest.raises(JournalUnavailable):
+        journal.append([message("c")])
+    assert len(failures) == 1
+    assert journal.failure is not None
+    journal.close()
+    segment_path(directory, 3).rmdir()
+    assert [e.text for e in replayed(directory)] == ["a", "b" * 5000]
 
 
 def _writer_fd(path) -> int:

@@ -142,6 +142,32 @@ def test_hold_keeps_a_run_in_progress_until_release(client: OpenAI, fake: FakeOp
     assert done.output_text == "echo: wait"
 
 
+def test_with_latency_a_run_finishes_on_time_even_unpolled() -> None:
+    now = [100.0]
+    with FakeOpenAI(clock=lambda: now[0], latency=2.0) as fake:
+        sdk = OpenAI(api_key="test", base_url=fake.base_url, _strict_response_validation=True)
+        unpolled = sdk.responses.create(model="gpt-5.5", input="lost", background=True)
+        polled = sdk.responses.create(model="gpt-5.5", input="kept", background=True)
+        now[0] = 101.9
+        assert [sdk.responses.retrieve(polled.id).status for _ in range(3)] == ["in_progress"] * 3
+        assert sorted(fake.running()) == sorted([unpolled.id, polled.id])
+
+        now[0] = 102.0
+        assert fake.running() == []
+        assert fake.status_of(unpolled.id) == "completed"
+        assert sdk.responses.retrieve(polled.id).output_text == "echo: kept"
+        sdk.close()
+
+
+def test_stall_keeps_runs_queued_until_lifted(client: OpenAI, fake: FakeOpenAI) -> None:
+    fake.stall = True
+    created = client.responses.create(model="gpt-5.5", input="stuck", background=True)
+
+    assert [client.responses.retrieve(created.id).status for _ in range(4)] == ["queued"] * 4
+    fake.stall = False
+    assert client.responses.retrieve(created.id).status == "in_progress"
+
+
 def test_hold_from_the_constructor(client: OpenAI) -> None:
     with FakeOpenAI(hold=True) as held:
         sdk = OpenAI(api_key="test", base_url=held.base_url, _strict_response_validation=True)
