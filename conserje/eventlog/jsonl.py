@@ -45,6 +45,7 @@ from conserje.eventlog.codec import (
     GENESIS,
     BadLine,
     SealedLine,
+    chain_end,
     decode_block,
     ends_append,
     line_hash,
@@ -230,37 +231,33 @@ class JsonlJournal:
             raise JournalCorrupt(
                 segment.path, 0, f"segment missing: seq {self._seq + 1} to {segment.first_seq - 1}"
             )
-        if not last and segment.first_seq == self._seq + 1:
-            data = self._closed_intact(segment)
-            if data is not None:
-                yield from self._replay_closed(segment, data)
-                return
-        yield from self._replay_lines(segment, last=last)
+        data = segment.path.read_bytes()
+        if not last and segment.first_seq == self._seq + 1 and self._closed_intact(segment, data):
+            yield from self._replay_closed(segment, data)
+        else:
+            yield from self._replay_lines(segment, data, last=last)
 
-    def _closed_intact(self, segment: Segment) -> bytes | None:
-        """Return a closed segment's content if its digest and chain link vouch for it.
+    def _closed_intact(self, segment: Segment, data: bytes) -> bool:
+        """Whether a closed segment's digest and its link to the chain vouch for ``data``.
 
-        ``None`` sends the segment to the line-by-line path, which finds what is wrong.
+        If not, the segment goes to the line-by-line path, which finds what is wrong.
         """
         digest, missing = read_digest(segment.path)
         if digest is None:
             if missing != "no digest":
                 log.warning("journal %s: %s; checking it line by line", segment.path, missing)
-            return None
-        data = segment.path.read_bytes()
+            return False
         if not digest.matches(segment.path.name, data):
             log.warning(
                 "journal %s: does not match its digest; checking it line by line", segment.path
             )
-            return None
+            return False
         first = data[: data.find(b"\n") + 1]
         try:
             sealed = open_line(first, self._h)
         except BadLine:
-            return None
-        if sealed.event.seq != segment.first_seq or not ends_append(data[-128:]):
-            return None
-        return data
+            return False
+        return sealed.event.seq == segment.first_seq and ends_append(data[-128:])
 
     def _replay_closed(self, segment: Segment, data: bytes) -> Iterator[list[Event]]:
         """Decode a closed segment vouched for by its digest, one block at a time.
@@ -294,34 +291,82 @@ class JsonlJournal:
             yield events
         self._on_disk = self._seq
 
-    def _replay_lines(self, segment: Segment, *, last: bool) -> Iterator[list[Event]]:
+    def _replay_lines(self, segment: Segment, data: bytes, *, last: bool) -> Iterator[list[Event]]:
+        """Check every line of a segment (after the start position), in blocks of appends.
+
+        A block of whole appends is checked in one tight pass (each seal and chain link,
+        then seq and each chat's version over the decoded events). The first block with
+        anything wrong, and whatever follows the last whole append, go through
+        :meth:`_replay_precisely`, which names the bad line or cuts the unfinished tail.
+        """
+        offset, lineno = self._skip_known(data, segment.first_seq)
+        while (stop := _appends_end(data, offset)) > offset:
+            events = self._checked_block(data[offset:stop])
+            if events is None:
+                break
+            yield events
+            offset, lineno = stop, lineno + len(events)
+        yield from self._replay_precisely(segment, data, offset, lineno, last=last)
+
+    def _skip_known(self, data: bytes, first_seq: int) -> tuple[int, int]:
+        """Return the offset and number of the first line after the start position."""
+        offset = 0
+        for _ in range(self._seq - first_seq + 1):
+            offset = data.find(b"\n", offset) + 1
+            if not offset:
+                return len(data), 1
+        return offset, max(self._seq - first_seq + 1, 0) + 1
+
+    def _checked_block(self, block: bytes) -> list[Event] | None:
+        """Return the events of a block of whole appends, or ``None`` if any check fails."""
+        h = chain_end(block, self._h)
+        if h is None:
+            return None
+        try:
+            events = decode_block(block)
+        except BadLine:
+            return None
+        seq = self._seq
+        if list(map(_SEQ, events)) != list(range(seq + 1, seq + 1 + len(events))):
+            return None
+        committed, moved = self._versions, {}
+        for event in events:
+            chat = event.chat
+            if event.version != (moved.get(chat) or committed.get(chat, 0)) + 1:
+                return None
+            moved[chat] = event.version
+        committed.update(moved)
+        self._seq, self._h = seq + len(events), h
+        return events
+
+    def _replay_precisely(
+        self, segment: Segment, data: bytes, offset: int, lineno: int, *, last: bool
+    ) -> Iterator[list[Event]]:
+        """Check ``data`` from ``offset`` one line at a time, naming the first bad line."""
         append = PendingAppend(self._seq, self._h)
-        offset = append_offset = 0
-        first_seq, versions = segment.first_seq, self._versions
-        with segment.path.open("rb") as f:
-            for lineno, raw in enumerate(f, start=1):
-                offset += len(raw)
-                if first_seq + lineno - 1 <= self._seq:
-                    append_offset = offset
-                    continue
-                try:
-                    sealed = open_line(raw, append.h)
-                    append.add(sealed, versions)
-                except BadLine as exc:
-                    # Only a crash mid-write leaves a last line without its newline; a
-                    # whole line that fails its checks is damage, however late it is.
-                    if last and not raw.endswith(b"\n") and not f.read(1):
-                        self._cut(segment.path, append_offset, f"line {lineno}: {exc.reason}")
-                        self._on_disk = self._seq
-                        return
-                    raise JournalCorrupt(segment.path, lineno, exc.reason) from exc
-                if sealed.more == 0:
-                    self._seq, self._h = append.seq, append.h
-                    versions.update(append.versions)
-                    yield append.events
-                    append.reset(self._seq, self._h)
-                    append_offset = offset
-            self._on_disk = first_seq + lineno - 1 if offset else first_seq - 1
+        append_offset, versions = offset, self._versions
+        while offset < len(data):
+            end = data.find(b"\n", offset) + 1 or len(data)
+            raw = data[offset:end]
+            try:
+                sealed = open_line(raw, append.h)
+                append.add(sealed, versions)
+            except BadLine as exc:
+                # Only a crash mid-write leaves a last line without its newline; a
+                # whole line that fails its checks is damage, however late it is.
+                if last and not raw.endswith(b"\n"):
+                    self._cut(segment.path, append_offset, f"line {lineno}: {exc.reason}")
+                    self._on_disk = self._seq
+                    return
+                raise JournalCorrupt(segment.path, lineno, exc.reason) from exc
+            offset, lineno = end, lineno + 1
+            if sealed.more == 0:
+                self._seq, self._h = append.seq, append.h
+                versions.update(append.versions)
+                yield append.events
+                append.reset(self._seq, self._h)
+                append_offset = offset
+        self._on_disk = segment.first_seq + data.count(b"\n") - 1
         if append.events:
             if not last:
                 raise JournalCorrupt(segment.path, 0, "the segment ends inside an append")
@@ -518,6 +563,17 @@ class JsonlJournal:
             request.future.set_exception(JournalUnavailable(f"journal write failed: {exc}"))
         if self._on_fatal is not None:
             self._on_fatal(exc)
+
+
+def _appends_end(data: bytes, offset: int) -> int:
+    """Return where a block of about ``_BLOCK_BYTES`` of whole appends from ``offset`` ends.
+
+    ``offset`` itself when no whole append follows it.
+    """
+    stop = data.find(b"\n", offset + _BLOCK_BYTES - 1) + 1 or data.rfind(b"\n") + 1
+    while stop > offset and not ends_append(data[max(stop - 128, 0) : stop]):
+        stop = data.rfind(b"\n", offset, stop - 1) + 1
+    return max(stop, offset)
 
 
 def _file_sha256(path: Path) -> hashlib._Hash:
