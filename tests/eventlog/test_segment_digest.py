@@ -280,3 +280,41 @@ def test_an_event_from_a_newer_conserje_in_a_closed_segment_is_named(tmp_path):
 
     assert (caught.value.path, caught.value.line) == (closed, 2)
     assert json.loads(lines[1])["v"] == 99
+
+
+@pytest.fixture
+def long_open_segment(tmp_path):
+    """One open segment of several decoding blocks, with multi-event appends."""
+    directory = tmp_path / "journal"
+    journal = started(directory)
+    written = append_turns(journal, 200, 40)
+    journal.close()
+    (segment,) = list_segments(directory)
+    assert segment.path.stat().st_size > 2 * 1024 * 1024
+    return directory, segment.path, written
+
+
+def test_damage_deep_in_a_long_open_segment_is_named_by_line(long_open_segment):
+    directory, path, _ = long_open_segment
+    lines = lines_of(path)
+    lines[7001] = lines[7001].replace(b"diciembre", b"diciembrE", 1)
+    path.write_bytes(b"".join(lines))
+
+    with pytest.raises(JournalCorrupt, match="hash does not match") as caught:
+        list(opened(directory).replay())
+
+    assert (caught.value.path, caught.value.line) == (path, 7002)
+
+
+def test_an_unfinished_append_after_many_blocks_is_cut_and_the_rest_kept(long_open_segment):
+    directory, path, written = long_open_segment
+    lines = lines_of(path)
+    path.write_bytes(b"".join(lines[:-25]))
+    journal = JsonlJournal(directory, clock=lambda: 1_800_000_000.0)
+
+    assert list(journal.replay()) == written[:-40]
+    assert path.read_bytes() == b"".join(lines[:-40])
+    journal.start()
+    (after,) = journal.append([MessageReceived(chat=CHATS[0], message_id="n", text="hola")])
+    journal.close()
+    assert after.seq == written[-40].seq
