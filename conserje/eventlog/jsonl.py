@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 _MAX_BATCH = 1024
 _BLOCK_BYTES = 1024 * 1024
-"""Bytes of a closed segment decoded at once (then yielded before the next block)."""
+"""Bytes of a segment checked and decoded at once (then yielded before the next block)."""
 _SEQ, _CHAT, _VERSION = attrgetter("seq"), attrgetter("chat"), attrgetter("version")
 
 
