@@ -28,6 +28,7 @@ import contextlib
 import cProfile
 import dataclasses
 import gc
+import hashlib
 import io
 import os
 import pstats
@@ -70,7 +71,7 @@ from conserje.eventlog.jsonl import DEFAULT_SEGMENT_BYTES, JsonlJournal
 from conserje.eventlog.projection import ChatState
 from conserje.eventlog.restore import restore
 from conserje.eventlog.seen import SeenIds
-from conserje.eventlog.segments import list_segments
+from conserje.eventlog.segments import list_segments, write_digest
 from conserje.testing.fake_openai import FakeOpenAI
 from conserje.testing.fake_whapi import FakeWhapi
 from conserje.testing.process import ServerProcess
@@ -325,7 +326,8 @@ def write_journal(directory: Path, total: int, chats: int) -> dict[str, int]:
     """Write a sealed journal of ``total`` events straight to disk, in 64 MiB segments.
 
     Lines are sealed with :func:`seal` as the journal does, one event per append, and a
-    new segment starts once one reaches the journal's default size, as in production.
+    new segment starts once one reaches the journal's default size, as in production,
+    where the segment closed gets its digest (:func:`write_digest`).
     """
     directory.mkdir(parents=True)
     h = GENESIS
@@ -342,8 +344,10 @@ def write_journal(directory: Path, total: int, chats: int) -> dict[str, int]:
             buffer.append(line)
             size += len(line)
             if size >= DEFAULT_SEGMENT_BYTES:
-                out.write(b"".join(buffer))
+                data = b"".join(buffer)
+                out.write(data)
                 out.close()
+                write_digest(Path(out.name), size, hashlib.sha256(data).hexdigest())
                 written += size
                 out, size, buffer = None, 0, []
         if out is not None:

@@ -16,10 +16,16 @@ them against every backend):
 * Every line is sealed and chained (:mod:`conserje.eventlog.codec`). At open, an append
   cut short by a crash at the end of the last segment is removed and reported; a bad
   line anywhere else stops the open, naming the file and line.
+* A segment closed by rotation gets a digest of its whole content
+  (:func:`~conserje.eventlog.segments.write_digest`). Replay checks a closed segment
+  whose digest matches as a whole (the digest, and the first line's link to the chain)
+  and decodes it in bulk; any other segment, or one whose digest is missing or does not
+  match, is checked line by line, which names the first bad line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import queue
@@ -29,15 +35,33 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 import msgspec
 
 from conserje.errors import JournalConflict, JournalCorrupt, JournalUnavailable
-from conserje.eventlog.codec import GENESIS, BadLine, SealedLine, open_line, seal
+from conserje.eventlog.codec import (
+    GENESIS,
+    BadLine,
+    SealedLine,
+    chain_end,
+    decode_block,
+    ends_append,
+    line_hash,
+    open_line,
+    seal,
+)
 from conserje.eventlog.events import Event
 from conserje.eventlog.protocol import check_expected_version
-from conserje.eventlog.segments import Segment, fsync_dir, list_segments, segment_path
+from conserje.eventlog.segments import (
+    Segment,
+    fsync_dir,
+    list_segments,
+    read_digest,
+    segment_path,
+    write_digest,
+)
 
 __all__ = ["DEFAULT_SEGMENT_BYTES", "AppendedBatch", "JsonlJournal", "PendingAppend", "Position"]
 
@@ -45,6 +69,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 _MAX_BATCH = 1024
+_BLOCK_BYTES = 1024 * 1024
+"""Bytes of a segment checked and decoded at once (then yielded before the next block)."""
+_SEQ, _CHAT, _VERSION = attrgetter("seq"), attrgetter("chat"), attrgetter("version")
 
 
 @dataclass(frozen=True)
@@ -130,6 +157,7 @@ class JsonlJournal:
         self._replayed = False
         self._closed = False
         self._on_disk = 0
+        self._content = hashlib.sha256()
 
     @property
     def last_seq(self) -> int:
@@ -175,7 +203,10 @@ class JsonlJournal:
         self._on_disk = 0
         for index, segment in enumerate(segments):
             last = not bounded and index == len(segments) - 1
-            yield from self._replay_segment(segment, last=last)
+            # One generator between the caller and each event: the segment readers
+            # hand over whole lists (an append, a block), not one event at a time.
+            for events in self._replay_segment(segment, last=last):
+                yield from events
         if self._on_disk < start.seq:
             raise JournalCorrupt(
                 self.directory, 0, f"the journal ends at seq {self._on_disk}, before {start.seq}"
@@ -195,38 +226,147 @@ class JsonlJournal:
             )
         return segments[first:]
 
-    def _replay_segment(self, segment: Segment, *, last: bool) -> Iterator[Event]:
+    def _replay_segment(self, segment: Segment, *, last: bool) -> Iterator[list[Event]]:
         if segment.first_seq > self._seq + 1:
             raise JournalCorrupt(
                 segment.path, 0, f"segment missing: seq {self._seq + 1} to {segment.first_seq - 1}"
             )
+        data = segment.path.read_bytes()
+        if not last and segment.first_seq == self._seq + 1 and self._closed_intact(segment, data):
+            yield from self._replay_closed(segment, data)
+        else:
+            yield from self._replay_lines(segment, data, last=last)
+
+    def _closed_intact(self, segment: Segment, data: bytes) -> bool:
+        """Whether a closed segment's digest and its link to the chain vouch for ``data``.
+
+        If not, the segment goes to the line-by-line path, which finds what is wrong.
+        """
+        digest, missing = read_digest(segment.path)
+        if digest is None:
+            if missing != "no digest":
+                log.warning("journal %s: %s; checking it line by line", segment.path, missing)
+            return False
+        if not digest.matches(segment.path.name, data):
+            log.warning(
+                "journal %s: does not match its digest; checking it line by line", segment.path
+            )
+            return False
+        first = data[: data.find(b"\n") + 1]
+        try:
+            sealed = open_line(first, self._h)
+        except BadLine:
+            return False
+        return sealed.event.seq == segment.first_seq and ends_append(data[-128:])
+
+    def _replay_closed(self, segment: Segment, data: bytes) -> Iterator[list[Event]]:
+        """Decode a closed segment vouched for by its digest, one block at a time.
+
+        Its first line was checked against the chain, and the digest proves every byte
+        after it is what the writer wrote, so only what bulk decoding cannot take for
+        granted is checked: each line is an event (upcast if old) and ``seq`` runs on.
+        """
+        view = memoryview(data)
+        versions = self._versions
+        start = 0
+        lineno = 1
+        while start < len(data):
+            stop = data.find(b"\n", start + _BLOCK_BYTES - 1) + 1 or len(data)
+            try:
+                events = decode_block(view[start:stop])
+            except BadLine as exc:
+                raise JournalCorrupt(segment.path, lineno + exc.index, exc.reason) from exc
+            seq = self._seq
+            seqs = list(map(_SEQ, events))
+            expected = range(seq + 1, seq + 1 + len(seqs))
+            if seqs != list(expected):
+                index = next(i for i, s in enumerate(seqs) if s != expected[i])
+                raise JournalCorrupt(
+                    segment.path, lineno + index, f"seq {seqs[index]} follows {seq + index}"
+                )
+            versions.update(zip(map(_CHAT, events), map(_VERSION, events), strict=True))
+            self._seq, self._h = seq + len(seqs), line_hash(data[stop - 64 : stop])
+            lineno += len(seqs)
+            start = stop
+            yield events
+        self._on_disk = self._seq
+
+    def _replay_lines(self, segment: Segment, data: bytes, *, last: bool) -> Iterator[list[Event]]:
+        """Check every line of a segment (after the start position), in blocks of appends.
+
+        A block of whole appends is checked in one tight pass (each seal and chain link,
+        then seq and each chat's version over the decoded events). The first block with
+        anything wrong, and whatever follows the last whole append, go through
+        :meth:`_replay_precisely`, which names the bad line or cuts the unfinished tail.
+        """
+        offset, lineno = self._skip_known(data, segment.first_seq)
+        while (stop := _appends_end(data, offset)) > offset:
+            events = self._checked_block(data[offset:stop])
+            if events is None:
+                break
+            yield events
+            offset, lineno = stop, lineno + len(events)
+        yield from self._replay_precisely(segment, data, offset, lineno, last=last)
+
+    def _skip_known(self, data: bytes, first_seq: int) -> tuple[int, int]:
+        """Return the offset and number of the first line after the start position."""
+        offset = 0
+        for _ in range(self._seq - first_seq + 1):
+            offset = data.find(b"\n", offset) + 1
+            if not offset:
+                return len(data), 1
+        return offset, max(self._seq - first_seq + 1, 0) + 1
+
+    def _checked_block(self, block: bytes) -> list[Event] | None:
+        """Return the events of a block of whole appends, or ``None`` if any check fails."""
+        h = chain_end(block, self._h)
+        if h is None:
+            return None
+        try:
+            events = decode_block(block)
+        except BadLine:
+            return None
+        seq = self._seq
+        if list(map(_SEQ, events)) != list(range(seq + 1, seq + 1 + len(events))):
+            return None
+        committed, moved = self._versions, {}
+        for event in events:
+            chat = event.chat
+            if event.version != (moved.get(chat) or committed.get(chat, 0)) + 1:
+                return None
+            moved[chat] = event.version
+        committed.update(moved)
+        self._seq, self._h = seq + len(events), h
+        return events
+
+    def _replay_precisely(
+        self, segment: Segment, data: bytes, offset: int, lineno: int, *, last: bool
+    ) -> Iterator[list[Event]]:
+        """Check ``data`` from ``offset`` one line at a time, naming the first bad line."""
         append = PendingAppend(self._seq, self._h)
-        offset = append_offset = 0
-        first_seq, versions = segment.first_seq, self._versions
-        with segment.path.open("rb") as f:
-            for lineno, raw in enumerate(f, start=1):
-                offset += len(raw)
-                if first_seq + lineno - 1 <= self._seq:
-                    append_offset = offset
-                    continue
-                try:
-                    sealed = open_line(raw, append.h)
-                    append.add(sealed, versions)
-                except BadLine as exc:
-                    # Only a crash mid-write leaves a last line without its newline; a
-                    # whole line that fails its checks is damage, however late it is.
-                    if last and not raw.endswith(b"\n") and not f.read(1):
-                        self._cut(segment.path, append_offset, f"line {lineno}: {exc.reason}")
-                        self._on_disk = self._seq
-                        return
-                    raise JournalCorrupt(segment.path, lineno, exc.reason) from exc
-                if sealed.more == 0:
-                    self._seq, self._h = append.seq, append.h
-                    versions.update(append.versions)
-                    yield from append.events
-                    append.reset(self._seq, self._h)
-                    append_offset = offset
-            self._on_disk = first_seq + lineno - 1 if offset else first_seq - 1
+        append_offset, versions = offset, self._versions
+        while offset < len(data):
+            end = data.find(b"\n", offset) + 1 or len(data)
+            raw = data[offset:end]
+            try:
+                sealed = open_line(raw, append.h)
+                append.add(sealed, versions)
+            except BadLine as exc:
+                # Only a crash mid-write leaves a last line without its newline; a
+                # whole line that fails its checks is damage, however late it is.
+                if last and not raw.endswith(b"\n"):
+                    self._cut(segment.path, append_offset, f"line {lineno}: {exc.reason}")
+                    self._on_disk = self._seq
+                    return
+                raise JournalCorrupt(segment.path, lineno, exc.reason) from exc
+            offset, lineno = end, lineno + 1
+            if sealed.more == 0:
+                self._seq, self._h = append.seq, append.h
+                versions.update(append.versions)
+                yield append.events
+                append.reset(self._seq, self._h)
+                append_offset = offset
+        self._on_disk = segment.first_seq + data.count(b"\n") - 1
         if append.events:
             if not last:
                 raise JournalCorrupt(segment.path, 0, "the segment ends inside an append")
@@ -300,6 +440,8 @@ class JsonlJournal:
         segments = list_segments(self.directory)
         path = segments[-1].path if segments else segment_path(self.directory, self._seq + 1)
         fd = self._open_or_fail(path)
+        # The digest the segment gets when it is closed, kept up to date as it grows.
+        self._content = _file_sha256(path) if fd >= 0 else hashlib.sha256()
         try:
             while True:
                 first = self._queue.get()
@@ -309,10 +451,17 @@ class JsonlJournal:
                 stop = self._drain_into(batch)
                 self._commit(fd, batch)
                 if self._failure is None and os.fstat(fd).st_size >= self._segment_bytes:
+                    size = os.fstat(fd).st_size
                     os.close(fd)
-                    fd = self._open_or_fail(segment_path(self.directory, self._seq + 1))
-                    if fd >= 0 and self._on_rotate is not None:
-                        self._on_rotate(self._seq + 1)
+                    closed, path = path, segment_path(self.directory, self._seq + 1)
+                    fd = self._open_or_fail(path)
+                    if fd >= 0:
+                        # Only once its successor exists: the writer never appends to a
+                        # segment that is not the last, so the digest stays true.
+                        self._record_digest(closed, size)
+                        self._content = hashlib.sha256()
+                        if self._on_rotate is not None:
+                            self._on_rotate(self._seq + 1)
                 if stop:
                     return
         finally:
@@ -331,6 +480,14 @@ class JsonlJournal:
         except OSError as exc:
             self._fail(exc, [], f"opening {path.name}")
             return -1
+
+    def _record_digest(self, segment: Path, size: int) -> None:
+        try:
+            write_digest(segment, size, self._content.hexdigest())
+        except OSError as exc:
+            # The segment itself is durable; without its digest replay checks it line
+            # by line, which is slower and as safe, so this is no reason to stop.
+            log.warning("journal %s: digest not written (%s)", segment, exc)
 
     def _open_segment(self, path: Path) -> int:
         new = not path.exists()
@@ -385,8 +542,9 @@ class JsonlJournal:
         started = time.perf_counter()
         synced: float | None = None
         stage = "write"
+        data = b"".join(chunks)
         try:
-            _write_all(fd, b"".join(chunks))
+            _write_all(fd, data)
             if self._fsync:
                 stage = "fdatasync"
                 sync_started = time.perf_counter()
@@ -396,6 +554,7 @@ class JsonlJournal:
             self._fail(exc, [request for request, _ in accepted], stage)
             return
         seconds = time.perf_counter() - started
+        self._content.update(data)
         self._seq, self._h = seq, h
         self._versions.update(versions)
         for request, out in accepted:
@@ -421,6 +580,26 @@ class JsonlJournal:
             request.future.set_exception(JournalUnavailable(f"journal {stage} failed: {exc}"))
         if self._on_fatal is not None:
             self._on_fatal(exc)
+
+
+def _appends_end(data: bytes, offset: int) -> int:
+    """Return where a block of about ``_BLOCK_BYTES`` of whole appends from ``offset`` ends.
+
+    ``offset`` itself when no whole append follows it.
+    """
+    stop = data.find(b"\n", offset + _BLOCK_BYTES - 1) + 1 or data.rfind(b"\n") + 1
+    while stop > offset and not ends_append(data[max(stop - 128, 0) : stop]):
+        stop = data.rfind(b"\n", offset, stop - 1) + 1
+    return max(stop, offset)
+
+
+def _file_sha256(path: Path) -> hashlib._Hash:
+    """Return a SHA-256 fed with the file's content so far (nothing if it is new)."""
+    content = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_BLOCK_BYTES):
+            content.update(chunk)
+    return content
 
 
 def _write_all(fd: int, data: bytes) -> None:

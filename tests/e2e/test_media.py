@@ -26,7 +26,8 @@ NOT_TRANSCRIBED = "the guest sent a voice note that could not be transcribed"
 
 
 def journal_text(server) -> str:
-    return "".join(p.read_text(encoding="utf-8") for p in sorted(server.journal_dir.iterdir()))
+    segments = sorted(server.journal_dir.glob("*.jsonl"))
+    return "".join(p.read_text(encoding="utf-8") for p in segments)
 
 
 def data_url_bytes(url: str) -> bytes:
