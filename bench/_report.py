@@ -7,6 +7,7 @@ measured; :func:`finish` prints the table, the goals and the notes, and writes t
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import shutil
@@ -20,7 +21,16 @@ from typing import Any
 
 from _stats import Row, Summary, fmt_summary, machine, machine_lines, render_table, write_json
 
-__all__ = ["Report", "code_version", "cpu_seconds", "events_label", "finish", "header", "log"]
+__all__ = [
+    "Report",
+    "arguments",
+    "code_version",
+    "cpu_seconds",
+    "events_label",
+    "finish",
+    "header",
+    "log",
+]
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -28,6 +38,20 @@ RESULTS = HERE / "results"
 
 _VERDICTS = {True: "MET    ", False: "NOT MET", None: "n/a    "}
 _CPU_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def arguments(doc: str, quick: str, out: Path) -> argparse.ArgumentParser:
+    """Start a benchmark's command line: its summary, ``--quick`` and ``--out``.
+
+    Args:
+        doc: the script's docstring; its first paragraph describes the command.
+        quick: what ``--quick`` does in this script.
+        out: where the JSON results go by default.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--out", type=Path, default=out, help="JSON results file")
+    return parser
 
 
 @dataclass

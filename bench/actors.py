@@ -19,7 +19,6 @@ supervisor, which published it. Baselines, measured in the same run:
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ from typing import Any
 
 import msgspec
 import pykka
-from _report import RESULTS, Report, finish, header, log
+from _report import RESULTS, Report, arguments, finish, header, log
 from _stats import fmt_rate, summarize
 from memory import WHAPI_TOKEN, settings_env
 
@@ -213,9 +212,7 @@ def measure(plan: Plan, report: Report) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: few chats, messages")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    parser = arguments(__doc__, "a smoke run: few chats, messages", DEFAULT_OUT)
     parser.add_argument("--runs", type=int, help="runs per figure")
     parser.add_argument("--chats", type=int, help="chat actors")
     parser.add_argument("--messages", type=int, help="messages per run")

@@ -17,13 +17,12 @@ Goal (issue 8): ready within 3 seconds at 10^6 events.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 from _plots import Series, line_plot
-from _report import RESULTS, Report, events_label, finish, header, log
+from _report import RESULTS, Report, arguments, events_label, finish, header, log
 from _stats import timed
 from journal import Plan, bench_boots, write_journal
 
@@ -91,9 +90,7 @@ def plot(report: Report, sizes: tuple[int, ...], directory: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON and the plot."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: small journals")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    parser = arguments(__doc__, "a smoke run: small journals", DEFAULT_OUT)
     parser.add_argument("--plots", type=Path, help="where the PNG goes (default: beside --out)")
     parser.add_argument("--runs", type=int, help="boots per figure (default 3, 2 with --quick)")
     parser.add_argument("--sizes", help="comma-separated journal lengths in events")

@@ -21,7 +21,6 @@ bare app's requests/s, and p99 latency under 3x of the bare app's.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _report import RESULTS, Report, cpu_seconds, finish, header, log
+from _report import RESULTS, Report, arguments, cpu_seconds, finish, header, log
 from _stats import fmt_rate, fmt_seconds, summarize
 
 from conserje.testing import payloads
@@ -332,9 +331,7 @@ def rows(runs: dict[str, list[dict[str, Any]]], plan: Plan, report: Report) -> N
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 2 short runs")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    parser = arguments(__doc__, "a smoke run: 2 short runs", DEFAULT_OUT)
     parser.add_argument("--runs", type=int, help="runs per server")
     parser.add_argument("--seconds", type=float, help="seconds of load per run")
     parser.add_argument("--connections", type=int, help="concurrent keep-alive connections")

@@ -23,7 +23,6 @@ Results go to stdout (a table) and to ``bench/results/journal.json``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import cProfile
 import dataclasses
@@ -46,7 +45,7 @@ from typing import Any
 
 import httpx2
 import msgspec
-from _report import Report, events_label, finish, header, log
+from _report import Report, arguments, events_label, finish, header, log
 from _stats import (
     Row,
     fmt_rate,
@@ -712,9 +711,7 @@ def judge_boot(results: dict[str, Any], report: Report) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; print the table; write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs, 10^5 events only")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    parser = arguments(__doc__, "fewer runs, 10^5 events only", DEFAULT_OUT)
     parser.add_argument(
         "--profile", action="store_true", help="also cProfile one restore of 10^5 events"
     )

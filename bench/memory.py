@@ -23,7 +23,6 @@ Goals (issue 8): a passivated chat well under 2 KiB; a live actor under 64 KiB.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import queue
@@ -41,7 +40,7 @@ from typing import Any
 
 import msgspec
 import pykka
-from _report import RESULTS, Report, finish, header, log
+from _report import RESULTS, Report, arguments, finish, header, log
 from _stats import summarize
 from journal import history, write_journal
 
@@ -357,9 +356,7 @@ def measure(plan: Plan, report: Report) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: few actors and chats")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    parser = arguments(__doc__, "a smoke run: few actors and chats", DEFAULT_OUT)
     parser.add_argument("--runs", type=int, help="runs per figure")
     parser.add_argument("--actors", type=int, help="live actors per run")
     parser.add_argument("--chats", type=int, help="passivated chats")

@@ -26,7 +26,6 @@ chats until the CPU is saturated (the server's CPU use is printed beside it).
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -39,7 +38,7 @@ from pathlib import Path
 
 import httpx2
 from _plots import Series, line_plot
-from _report import RESULTS, Report, cpu_seconds, finish, header, log
+from _report import RESULTS, Report, arguments, cpu_seconds, finish, header, log
 from _stats import Summary, fmt_rate, fmt_seconds, summarize
 
 from conserje.testing import payloads
@@ -322,9 +321,7 @@ def report_runs(runs: Runs, plan: Plan, report: Report, plots: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON and the plot."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: few, small batches")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    parser = arguments(__doc__, "a smoke run: few, small batches", DEFAULT_OUT)
     parser.add_argument("--plots", type=Path, help="where the PNG goes (default: beside --out)")
     parser.add_argument("--runs", type=int, help="runs per figure")
     parser.add_argument("--chats", help="comma-separated batch sizes, e.g. 1,10,100,1000")
