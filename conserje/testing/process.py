@@ -72,7 +72,13 @@ class ServerProcess:
         return self.data_dir / "journal"
 
     def start(self, *, wait: bool = True, ready_timeout: float = 20.0) -> Self:
-        """Start the server and, unless ``wait`` is false, wait until ``/ready`` is 200."""
+        """Start the server and, unless ``wait`` is false, wait until ``/ready`` is 200.
+
+        Raises:
+            RuntimeError: it is already running; a second process would be left behind.
+        """
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError(f"the server at {self.url} is already running")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -135,7 +141,8 @@ class ServerProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def __enter__(self) -> Self:
-        return self.start()
+        # ``with server.start():`` and ``with server.restart():`` have started it already.
+        return self if self.process is not None else self.start()
 
     def __exit__(
         self,
