@@ -13,6 +13,7 @@ quarantined (journaled as set aside), so one poisonous message cannot stop a cha
 from __future__ import annotations
 
 import logging
+from types import TracebackType
 from typing import Any
 
 import pykka
@@ -93,6 +94,20 @@ class ChatActor(pykka.ThreadingActor):
             return
         try:
             self._supervisor.tell(self._retired)
+        except pykka.ActorDeadError:
+            log.debug("chat %s: supervisor stopped; restart not asked", mask(self.state.chat))
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Ask for a restart when an exception escaped the handlers (then no on_stop runs)."""
+        error = f"{getattr(exception_type, '__name__', 'Exception')}: {exception_value}"
+        stopped = self._retired or Stopped(self.state.chat, "failure", error)
+        try:
+            self._supervisor.tell(stopped)
         except pykka.ActorDeadError:
             log.debug("chat %s: supervisor stopped; restart not asked", mask(self.state.chat))
 

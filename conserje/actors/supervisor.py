@@ -215,7 +215,7 @@ class Supervisor(pykka.ThreadingActor):
         self._states = states
         early, self._early = self._early or [], None
         for chat in [chat for chat, state in states.items() if state.has_work]:
-            self._tell(chat, None)
+            self._hand_over(chat, None)
         for message in early:
             self._deliver(message)
         self._board.chats_known = len(self._states) + len(self._actors)
@@ -238,7 +238,18 @@ class Supervisor(pykka.ThreadingActor):
                     queued = 0
                 self._queued[chat] = (status.turn_since, queued + arrived)
                 self._show(self._reported.get(chat, status))
-            self._tell(chat, Deliver(tuple(events)))
+            self._hand_over(chat, Deliver(tuple(events)))
+
+    def _hand_over(self, chat: str, message: Any) -> None:
+        """:meth:`_tell`, with a failure kept to its own chat."""
+        try:
+            self._tell(chat, message)
+        except Exception:
+            # One chat's trouble must not drop the other chats' messages; this chat's
+            # are in the journal, which its next incarnation reads.
+            self._metrics.unexpected_errors.labels("supervisor").inc()
+            what = type(message).__name__ if message is not None else "a start"
+            log.exception("supervisor: chat %s: %s not handed over", mask(chat), what)
 
     def _tell(self, chat: str, message: Any) -> None:
         """Send ``message`` to the chat's actor, starting one if a slot is free.
@@ -256,7 +267,8 @@ class Supervisor(pykka.ThreadingActor):
             except pykka.ActorDeadError:
                 # It stopped to restart and has not said so yet: its Stopped is coming.
                 self._stopping[chat] = held
-        elif chat in self._waiting or len(self._actors) >= self._max_live:
+        elif self._waiting or self._live() >= self._max_live:
+            # First come, first served: a newcomer queues behind the chats already waiting.
             self._waiting.setdefault(chat, []).extend(held)
             self._passivate_idle(self._deps.clock.now())
         else:
@@ -274,6 +286,10 @@ class Supervisor(pykka.ThreadingActor):
             self._count_live()
         return ref
 
+    def _live(self) -> int:
+        """Count the actor slots taken: live actors and those waiting out a restart."""
+        return len(self._actors) + len(self._restarts)
+
     def _count_live(self) -> None:
         self._board.live_actors = len(self._actors)
         self._metrics.chat_actors.set(len(self._actors))
@@ -285,14 +301,18 @@ class Supervisor(pykka.ThreadingActor):
             for chat, at in self._last_active.items()
             if chat not in self._stopping and chat not in self._deadlines and chat not in busy
         )
-        excess = max(
-            0, len(self._actors) - len(self._stopping) - self._max_live + len(self._waiting)
-        )
+        # Actors already stopping free their slots soon; chats restarting keep theirs.
+        leaving = len(self._stopping.keys() & self._actors.keys())
+        excess = max(0, self._live() - leaving - self._max_live + len(self._waiting))
         for n, (at, chat) in enumerate(idle):
             if n >= excess and now - at < self._idle_after:
                 break
             self._stopping[chat] = []
-            self._actors[chat].tell(Passivate())
+            try:
+                self._actors[chat].tell(Passivate())
+            except pykka.ActorDeadError:
+                # It stopped to restart and its Stopped is on the way; that restarts it.
+                log.debug("supervisor: an idle chat actor had already stopped")
 
     def _sweep(self) -> None:
         """Delete media past retention; ask chats over the token threshold to compact."""
@@ -324,7 +344,7 @@ class Supervisor(pykka.ThreadingActor):
 
     def _admit(self) -> None:
         """Give free actor slots to the chats waiting longest, with what they were sent."""
-        while self._waiting and len(self._actors) < self._max_live:
+        while self._waiting and self._live() < self._max_live:
             chat = next(iter(self._waiting))
             held = self._waiting.pop(chat)
             ref = self._actor_for(chat)

@@ -157,7 +157,8 @@ class JsonlJournal:
         self._replayed = False
         self._closed = False
         self._on_disk = 0
-        self._content = hashlib.sha256()
+        # None when the open segment could not be read back: it then gets no digest.
+        self._content: hashlib._Hash | None = hashlib.sha256()
 
     @property
     def last_seq(self) -> int:
@@ -441,7 +442,7 @@ class JsonlJournal:
         path = segments[-1].path if segments else segment_path(self.directory, self._seq + 1)
         fd = self._open_or_fail(path)
         # The digest the segment gets when it is closed, kept up to date as it grows.
-        self._content = _file_sha256(path) if fd >= 0 else hashlib.sha256()
+        self._content = _file_sha256(path) if fd >= 0 else None
         try:
             while True:
                 first = self._queue.get()
@@ -482,6 +483,8 @@ class JsonlJournal:
             return -1
 
     def _record_digest(self, segment: Path, size: int) -> None:
+        if self._content is None:
+            return
         try:
             write_digest(segment, size, self._content.hexdigest())
         except OSError as exc:
@@ -554,7 +557,8 @@ class JsonlJournal:
             self._fail(exc, [request for request, _ in accepted], stage)
             return
         seconds = time.perf_counter() - started
-        self._content.update(data)
+        if self._content is not None:
+            self._content.update(data)
         self._seq, self._h = seq, h
         self._versions.update(versions)
         for request, out in accepted:
@@ -593,12 +597,20 @@ def _appends_end(data: bytes, offset: int) -> int:
     return max(stop, offset)
 
 
-def _file_sha256(path: Path) -> hashlib._Hash:
-    """Return a SHA-256 fed with the file's content so far (nothing if it is new)."""
+def _file_sha256(path: Path) -> hashlib._Hash | None:
+    """Return a SHA-256 fed with the file's content so far, or ``None`` if it cannot be read.
+
+    A segment without a digest is only slower to replay (line by line), so a read error
+    here is no reason to stop the writer.
+    """
     content = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_BLOCK_BYTES):
-            content.update(chunk)
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(_BLOCK_BYTES):
+                content.update(chunk)
+    except OSError as exc:
+        log.warning("journal %s: not read back for its digest (%s); it gets none", path, exc)
+        return None
     return content
 
 

@@ -6,8 +6,9 @@ import pykka
 import pytest
 
 from conserje.actors.chat import ChatActor
-from conserje.actors.messages import ClearAll
+from conserje.actors.messages import ClearAll, Deliver
 from conserje.actors.supervisor import RESTART_BACKOFF, RESTART_BACKOFF_MAX
+from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.restore import rebuild_chats
 from conserje.metrics import Metrics
 from conserje.testing.wait import wait_for
@@ -18,6 +19,7 @@ from tests.actors.test_chat_actor import (
     deliver,
     drain,
     journal_events,
+    say,
     tick,
 )
 
@@ -172,3 +174,58 @@ def test_a_chat_the_journal_cannot_rebuild_yet_is_tried_again_and_counted(tmp_pa
         clock.advance(5.1)
         tick(supervisor, clock)
         assert [m.body for m in wh.sent] == ["echo: uno\ndos"]
+
+
+def chat_actor_of(chat):
+    """Return the live chat actor of ``chat``, found in Pykka's registry."""
+    (ref,) = [
+        r for r in pykka.ActorRegistry.get_by_class(ChatActor) if r.proxy().state.get().chat == chat
+    ]
+    return ref
+
+
+def test_an_actor_dead_before_its_notice_arrives_drops_no_other_chats_message(tmp_path):
+    other, newcomer = "34699999992@s.whatsapp.net", "34699999993@s.whatsapp.net"
+    with actor_world(tmp_path, max_live=2, idle_after=600.0) as world:
+        clock, journal, supervisor, _oa, wh, _board = world
+        say(journal, supervisor, GUEST, "a1")
+        clock.advance(1)
+        say(journal, supervisor, other, "y1")
+        clock.advance(5.1)
+        tick(supervisor, clock)
+        # GUEST's actor is gone and the supervisor has not heard yet; a newcomer finds
+        # every slot taken, so the supervisor asks the longest idle actor (that one: both
+        # went idle at once, and ties go by chat id) to make room.
+        chat_actor_of(GUEST).stop()
+        drafts = [
+            MessageReceived(chat=newcomer, message_id="m-w1", text="w1"),
+            MessageReceived(chat=other, message_id="m-y2", text="y2"),
+        ]
+        supervisor.tell(Deliver(tuple(journal.append(drafts))))
+        clock.advance(5.1)
+        tick(supervisor, clock)
+        tick(supervisor, clock)
+        assert "echo: y2" in [m.body for m in wh.sent]
+
+
+def test_a_chat_waiting_out_its_restart_keeps_its_slot_under_the_cap(tmp_path):
+    newcomer = "34600000099@s.whatsapp.net"
+    with actor_world(tmp_path, whapi_class=BuggyWhapi, max_live=1, idle_after=600.0) as world:
+        clock, journal, supervisor, _oa, wh, board = world
+        BuggyWhapi.failures = 1
+        say_and_wait(journal, supervisor, clock, "hola")
+        drain(supervisor)
+        # The failed chat waits out its backoff; the newcomer must not take its slot.
+        say(journal, supervisor, newcomer, "hi")
+        drain(supervisor)
+        assert len(pykka.ActorRegistry.get_by_class(ChatActor)) == 0
+        restart_after_backoff(supervisor, clock)
+        assert len(pykka.ActorRegistry.get_by_class(ChatActor)) <= 1
+        # Then each gets its answer, one actor at a time.
+        for _ in range(4):
+            clock.advance(5.1)
+            tick(supervisor, clock)
+            assert len(pykka.ActorRegistry.get_by_class(ChatActor)) <= 1
+        assert sorted(m.body for m in wh.sent) == ["echo: hi", "echo: hola"]
+        assert board.live_actors <= 1
+    BuggyWhapi.failures = 0
