@@ -138,6 +138,9 @@ class Supervisor(pykka.ThreadingActor):
         self._reported: dict[str, ChatStatus] = {}
         # Chats waiting for a free actor slot, oldest first, with what they were sent.
         self._waiting: dict[str, list[Any]] = {}
+        # After a restart, the last seq its rebuild read: a Deliver of older events that
+        # comes later is already in the new incarnation's state and must not apply twice.
+        self._floors: dict[str, int] = {}
 
     def on_receive(self, message: Any) -> None:
         """Handle one message; a failure is logged and never kills the supervisor."""
@@ -226,7 +229,8 @@ class Supervisor(pykka.ThreadingActor):
             return
         by_chat: dict[str, list[Event]] = defaultdict(list)
         for event in message.events:
-            by_chat[event.chat].append(event)
+            if event.seq > self._floors.get(event.chat, 0):
+                by_chat[event.chat].append(event)
         for chat, events in by_chat.items():
             status = self._board.status(chat)
             if status is not None and status.turn_since is not None:
@@ -333,6 +337,8 @@ class Supervisor(pykka.ThreadingActor):
         del self._actors[chat]
         self._last_active.pop(chat, None)
         self._failures.pop(chat, None)
+        # Long idle by now: no Deliver from before its last restart is still on the way.
+        self._floors.pop(chat, None)
         self._states[chat] = state
         self._metrics.chat_passivations.inc()
         self._count_live()
@@ -413,6 +419,7 @@ class Supervisor(pykka.ThreadingActor):
             return
         for chat in chats:
             del self._restarts[chat]
+            self._floors[chat] = last_seq
             # The new incarnation knows every message: the journal's and what was held.
             self._queued.pop(chat, None)
             self._states[chat] = states.get(chat) or ChatState(chat)

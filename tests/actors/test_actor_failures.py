@@ -148,6 +148,26 @@ def test_clearing_restarts_every_actor_from_the_journal_and_loses_nothing(buggy_
     assert GUEST not in board.busy()
 
 
+def test_a_message_the_restart_read_from_the_journal_is_not_applied_again_when_told_late(
+    buggy_world, tmp_path
+):
+    clock, journal, supervisor, _oa, wh, _board, _metrics = buggy_world
+    say_and_wait(journal, supervisor, clock, "uno")
+    supervisor.tell(ClearAll())
+    drain(supervisor)
+    # Journaled while the chat restarts; the webhook's Deliver is slower than the rebuild.
+    late = journal.append([MessageReceived(chat=GUEST, message_id="m-dos", text="dos")])
+    tick(supervisor, clock)
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: uno", "echo: dos"]
+
+    supervisor.tell(Deliver(tuple(late)))
+    clock.advance(5.1)
+    tick(supervisor, clock)
+    assert [m.body for m in wh.sent] == ["echo: uno", "echo: dos"]
+
+
 def test_a_chat_the_journal_cannot_rebuild_yet_is_tried_again_and_counted(tmp_path):
     metrics = Metrics()
     attempts = []
