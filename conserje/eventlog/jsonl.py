@@ -28,12 +28,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -53,6 +50,7 @@ from conserje.eventlog.codec import (
     seal,
 )
 from conserje.eventlog.events import Event
+from conserje.eventlog.groupcommit import CommitQueue, Request, answer
 from conserje.eventlog.protocol import check_expected_version
 from conserje.eventlog.segments import (
     Segment,
@@ -69,6 +67,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 _MAX_BATCH = 1024
+_COMMIT_DELAY = 0.001
+"""Seconds the writer waits for a batch as large as the last (see :mod:`.groupcommit`)."""
 _BLOCK_BYTES = 1024 * 1024
 """Bytes of a segment checked and decoded at once (then yielded before the next block)."""
 _SEQ, _CHAT, _VERSION = attrgetter("seq"), attrgetter("chat"), attrgetter("version")
@@ -99,15 +99,6 @@ class AppendedBatch:
     events: list[Event]
     seconds: float
     sync_seconds: float | None
-
-
-class _Append:
-    __slots__ = ("events", "expected", "future")
-
-    def __init__(self, events: Sequence[Event], expected: int | None) -> None:
-        self.events = events
-        self.expected = expected
-        self.future: Future[list[Event]] = Future()
 
 
 class JsonlJournal:
@@ -151,7 +142,7 @@ class JsonlJournal:
         self._seq = 0
         self._h = GENESIS
         self._versions: dict[str, int] = {}
-        self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
+        self._requests: CommitQueue[Event] = CommitQueue(_MAX_BATCH, _COMMIT_DELAY)
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._replayed = False
@@ -422,19 +413,21 @@ class JsonlJournal:
             raise JournalUnavailable(f"journal failed: {self._failure}")
         if self._thread is None or self._closed:
             raise JournalUnavailable("journal is not open for appends")
-        request = _Append(events, expected_version)
-        self._queue.put(request)
-        try:
-            return request.future.result(timeout=timeout)
-        except FutureTimeout as exc:
-            raise JournalUnavailable(f"append not durable within {timeout} s") from exc
+        request = Request(events, expected_version)
+        if not self._requests.put(request):
+            raise JournalUnavailable("journal is not open for appends")
+        if not request.wait(timeout):
+            raise JournalUnavailable(f"append not durable within {timeout} s")
+        if request.error is not None:
+            raise request.error
+        return request.result
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, then stop the writer."""
         if self._thread is None or self._closed:
             return
         self._closed = True
-        self._queue.put(None)
+        self._requests.close()
         self._thread.join(timeout)
 
     def _write_loop(self) -> None:
@@ -443,16 +436,11 @@ class JsonlJournal:
         fd = self._open_or_fail(path)
         # The digest the segment gets when it is closed, kept up to date as it grows.
         self._content = _file_sha256(path) if fd >= 0 else None
+        size = os.fstat(fd).st_size if fd >= 0 else 0
         try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = self._drain_into(batch)
-                self._commit(fd, batch)
-                if self._failure is None and os.fstat(fd).st_size >= self._segment_bytes:
-                    size = os.fstat(fd).st_size
+            while (batch := self._requests.take()) is not None:
+                size += self._commit(fd, batch)
+                if self._failure is None and size >= self._segment_bytes:
                     os.close(fd)
                     closed, path = path, segment_path(self.directory, self._seq + 1)
                     fd = self._open_or_fail(path)
@@ -461,10 +449,9 @@ class JsonlJournal:
                         # segment that is not the last, so the digest stays true.
                         self._record_digest(closed, size)
                         self._content = hashlib.sha256()
+                        size = 0
                         if self._on_rotate is not None:
                             self._on_rotate(self._seq + 1)
-                if stop:
-                    return
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -499,27 +486,19 @@ class JsonlJournal:
             fsync_dir(self.directory)
         return fd
 
-    def _drain_into(self, batch: list[_Append]) -> bool:
-        while len(batch) < _MAX_BATCH:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return False
-            if item is None:
-                return True
-            batch.append(item)
-        return False
-
-    def _commit(self, fd: int, batch: list[_Append]) -> None:
+    def _commit(self, fd: int, batch: list[Request[Event]]) -> int:
+        """Write and sync ``batch``, then answer its requests; return the bytes written."""
         if self._failure is not None:
             for request in batch:
-                request.future.set_exception(JournalUnavailable(str(self._failure)))
-            return
+                request.error = JournalUnavailable(str(self._failure))
+            answer(batch)
+            return 0
         seq, h = self._seq, self._h
         versions: dict[str, int] = {}
-        accepted: list[tuple[_Append, list[Event]]] = []
+        accepted: list[Request[Event]] = []
         chunks: list[bytes] = []
         now = self._clock()
+        replace = msgspec.structs.replace
 
         def current(chat: str) -> int:
             return versions.get(chat, self._versions.get(chat, 0))
@@ -528,20 +507,18 @@ class JsonlJournal:
             if request.expected is not None:
                 chat = request.events[0].chat
                 if current(chat) != request.expected:
-                    request.future.set_exception(
-                        JournalConflict(chat, request.expected, current(chat))
-                    )
+                    request.error = JournalConflict(chat, request.expected, current(chat))
                     continue
-            out = []
+            out = request.result
             for left, event in enumerate(request.events, start=1 - len(request.events)):
                 seq += 1
                 version = current(event.chat) + 1
                 versions[event.chat] = version
-                stamped = msgspec.structs.replace(event, seq=seq, version=version, ts=now)
+                stamped = replace(event, seq=seq, version=version, ts=now)
                 line, h = seal(stamped, h, more=-left)
                 out.append(stamped)
                 chunks.append(line)
-            accepted.append((request, out))
+            accepted.append(request)
         started = time.perf_counter()
         synced: float | None = None
         stage = "write"
@@ -554,19 +531,20 @@ class JsonlJournal:
                 os.fdatasync(fd)
                 synced = time.perf_counter() - sync_started
         except OSError as exc:
-            self._fail(exc, [request for request, _ in accepted], stage)
-            return
+            self._fail(exc, accepted, stage)
+            answer(batch)
+            return 0
         seconds = time.perf_counter() - started
         if self._content is not None:
             self._content.update(data)
         self._seq, self._h = seq, h
         self._versions.update(versions)
-        for request, out in accepted:
-            request.future.set_result(out)
+        answer(batch)
         if self._on_append and accepted:
             self._tell_observers(
-                AppendedBatch([e for _, out in accepted for e in out], seconds, synced)
+                AppendedBatch([e for request in accepted for e in request.result], seconds, synced)
             )
+        return len(data)
 
     def _tell_observers(self, batch: AppendedBatch) -> None:
         for observe in self._on_append:
@@ -577,11 +555,11 @@ class JsonlJournal:
                 # batch is durable and its appenders answered whatever an observer does.
                 log.exception("journal %s: append observer %r failed", self.directory, observe)
 
-    def _fail(self, exc: OSError, batch: list[_Append], stage: str = "write") -> None:
+    def _fail(self, exc: OSError, batch: list[Request[Event]], stage: str = "write") -> None:
         self._failure = exc
         log.critical("journal %s: %s failed, no further appends: %s", self.directory, stage, exc)
         for request in batch:
-            request.future.set_exception(JournalUnavailable(f"journal {stage} failed: {exc}"))
+            request.error = JournalUnavailable(f"journal {stage} failed: {exc}")
         if self._on_fatal is not None:
             self._on_fatal(exc)
 
