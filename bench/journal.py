@@ -9,7 +9,9 @@ to a baseline measured in the same run, on the same disk:
 
 1. Durable appends/s of one small ``MessageReceived`` per append, from 1, 8 and 32
    writer threads (``fsync=True``), against a bare ``os.write`` + ``os.fdatasync`` loop
-   writing equally sized lines, N lines per sync (group commit at its best) and 1 per sync.
+   writing equally sized lines, N lines per sync (group commit at its best) and 1 per sync,
+   and against the least a group commit of N blocking threads needs in CPython: N threads
+   that hand their lines to a bare writer loop and are woken once each line is synced.
 2. Replay: events/s of ``JsonlJournal.replay()`` against ``msgspec`` decoding the same
    bytes with ``decode_lines``, and the time to fold the events into ``ChatState``
    projections, both timed in the one pass boot makes (replay and fold interleaved).
@@ -29,6 +31,7 @@ import dataclasses
 import gc
 import hashlib
 import io
+import itertools
 import os
 import pstats
 import re
@@ -220,12 +223,76 @@ def bare_appends(root: Path, line: bytes, total: int, per_sync: int) -> float:
     return seconds
 
 
+def threaded_bare_appends(root: Path, line: bytes, total: int, writers: int) -> float:
+    """Write ``total`` lines from ``writers`` threads through the barest group commit.
+
+    Each thread hands ``line`` to a writer thread and blocks on a lock of its own until
+    its line is synced; the writer waits for every thread's line (perfect batches: a
+    real journal cannot know how many will come), writes them with one ``os.write`` and
+    one ``os.fdatasync``, then wakes the first thread, which wakes the next, and so on
+    (one at a time is the cheapest way to wake many threads under the GIL). No encoding,
+    sealing, checking or time-outs: what is left is the cost of waking blocked threads,
+    which any journal whose appenders wait for durability pays once per append.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="threads-", dir=root))
+    fd = os.open(directory / "bare.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    rounds = total // writers
+    mutex, full = threading.Lock(), threading.Semaphore(0)
+    pending: list[list[Any]] = []
+    """One ``[lock, next]`` per waiting thread: its own lock, and the next one to wake."""
+
+    def writer() -> None:
+        for _ in range(rounds):
+            if not full.acquire(timeout=APPEND_TIMEOUT):
+                return
+            with mutex:
+                batch = pending[:]
+                pending.clear()
+            view = memoryview(line * len(batch))
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fdatasync(fd)
+            for waiter, following in itertools.pairwise(batch):
+                waiter[1] = following[0]
+            batch[0][0].release()
+
+    def appender() -> None:
+        for _ in range(rounds):
+            waiter: list[Any] = [threading.Lock(), None]
+            waiter[0].acquire()
+            with mutex:
+                pending.append(waiter)
+                if len(pending) == writers:
+                    full.release()
+            if not waiter[0].acquire(timeout=APPEND_TIMEOUT):
+                return
+            if waiter[1] is not None:
+                waiter[1].release()
+
+    threads = [threading.Thread(target=appender, daemon=True) for _ in range(writers)]
+    sync = threading.Thread(target=writer, daemon=True)
+    gc.collect()
+    began = time.perf_counter()
+    for thread in [sync, *threads]:
+        thread.start()
+    for thread in [sync, *threads]:
+        thread.join(APPEND_TIMEOUT * 4)
+    seconds = time.perf_counter() - began
+    os.close(fd)
+    size = (directory / "bare.jsonl").stat().st_size
+    shutil.rmtree(directory)
+    if size != len(line) * rounds * writers:
+        raise RuntimeError("the threaded baseline wrote a wrong number of bytes")
+    return seconds
+
+
 def bench_appends(root: Path, plan: Plan, report: Report) -> None:
     """Section 1: durable appends/s against bare write+fdatasync loops."""
     results: dict[str, Any] = {}
     for writers, total in plan.appends.items():
         line = sample_line(total, writers)
-        runs: dict[str, list[float]] = {"journal": [], "batched": [], "per_line": []}
+        kinds = ("journal", "batched", "per_line", "threads")
+        runs: dict[str, list[float]] = {kind: [] for kind in kinds}
         batches: list[float] = []
         line_bytes = 0.0
         for run in range(plan.runs):
@@ -236,6 +303,7 @@ def bench_appends(root: Path, plan: Plan, report: Report) -> None:
             line_bytes = size / total
             if writers > 1:
                 runs["batched"].append(total / bare_appends(root, line, total, writers))
+                runs["threads"].append(total / threaded_bare_appends(root, line, total, writers))
             runs["per_line"].append(total / bare_appends(root, line, total, 1))
         if writers == 1:  # one line per sync is both baselines
             runs["batched"] = runs["per_line"]
@@ -248,8 +316,16 @@ def bench_appends(root: Path, plan: Plan, report: Report) -> None:
             "appends", f"{label}, appends/s", journal, fmt_rate, (f"bare, {writers}/sync", batched)
         )
         if writers > 1:
+            threads = summarize(runs["threads"])
             report.row(
                 "appends", f"{label}, appends/s", journal, fmt_rate, ("bare, 1/sync", per_line)
+            )
+            report.row(
+                "appends",
+                f"{label}, appends/s",
+                journal,
+                fmt_rate,
+                (f"threads, {writers}/sync", threads),
             )
         report.row("appends", f"{label}, appends per fdatasync", mean_batch, "{:.1f}".format)
         ratio = journal.ratio(batched)
@@ -270,6 +346,9 @@ def bench_appends(root: Path, plan: Plan, report: Report) -> None:
             "ratio_vs_batched": ratio,
             "ratio_vs_per_line": journal.ratio(per_line),
         }
+        if writers > 1:
+            results[str(writers)]["bare_threads_lines_per_s"] = threads.to_json()
+            results[str(writers)]["ratio_vs_threads"] = journal.ratio(threads)
     report.data["appends"] = results
 
 
