@@ -466,7 +466,7 @@ class JsonlJournal:
         try:
             return self._open_segment(path)
         except OSError as exc:
-            self._fail(exc, [], f"opening {path.name}")
+            self._fail(exc, f"opening {path.name}")
             return -1
 
     def _record_digest(self, segment: Path, size: int) -> None:
@@ -531,8 +531,12 @@ class JsonlJournal:
                 os.fdatasync(fd)
                 synced = time.perf_counter() - sync_started
         except OSError as exc:
-            self._fail(exc, accepted, stage)
+            for request in accepted:
+                request.error = JournalUnavailable(f"journal {stage} failed: {exc}")
+            # Answered before on_fatal runs: whatever stopping the server involves, the
+            # appenders of this batch (webhooks waiting to answer 503) are not kept waiting.
             answer(batch)
+            self._fail(exc, stage)
             return 0
         seconds = time.perf_counter() - started
         if self._content is not None:
@@ -555,11 +559,9 @@ class JsonlJournal:
                 # batch is durable and its appenders answered whatever an observer does.
                 log.exception("journal %s: append observer %r failed", self.directory, observe)
 
-    def _fail(self, exc: OSError, batch: list[Request[Event]], stage: str = "write") -> None:
+    def _fail(self, exc: OSError, stage: str) -> None:
         self._failure = exc
         log.critical("journal %s: %s failed, no further appends: %s", self.directory, stage, exc)
-        for request in batch:
-            request.error = JournalUnavailable(f"journal {stage} failed: {exc}")
         if self._on_fatal is not None:
             self._on_fatal(exc)
 
