@@ -13,7 +13,14 @@ import httpx2
 from conserje.errors import WhapiError
 from conserje.whapi.links import check_link
 
-__all__ = ["SentRecord", "WhapiClient", "error_kind"]
+__all__ = ["MEDIA_DOWNLOAD", "SentRecord", "WhapiClient", "error_kind"]
+
+MEDIA_DOWNLOAD = "media_download"
+"""How a failed download of a guest's media is counted, whatever made it fail.
+
+The journal's ``media_failed`` says why; the count says that it is Whapi's media
+(``GET /media/{id}``, or its auto-download link) that did not come.
+"""
 
 SentRecord = dict[str, Any]
 
@@ -39,7 +46,8 @@ class WhapiClient:
         base_url: Whapi's base URL (``https://gate.whapi.cloud`` in production).
         token: the channel token, sent as ``Authorization: Bearer``.
         timeout: seconds allowed for each call, connection included.
-        on_error: told the :func:`error_kind` of every failed call (the server counts them).
+        on_error: told the :func:`error_kind` of every failed call, or
+            :data:`MEDIA_DOWNLOAD` for a failed media download (the server counts them).
     """
 
     def __init__(
@@ -136,6 +144,13 @@ class WhapiClient:
         return [m for m in messages or [] if isinstance(m, dict)]
 
     def _download(self, http: httpx2.Client, url: str, max_bytes: int, timeout: float) -> bytes:
+        try:
+            return self._fetch(http, url, max_bytes, timeout)
+        except WhapiError:
+            self._report(MEDIA_DOWNLOAD)
+            raise
+
+    def _fetch(self, http: httpx2.Client, url: str, max_bytes: int, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
         try:
             with http.stream("GET", url, timeout=timeout) as response:
@@ -160,9 +175,12 @@ class WhapiClient:
         try:
             return self._call_once(method, path, **kwargs)
         except WhapiError as exc:
-            if self._on_error is not None:
-                self._on_error(error_kind(exc))
+            self._report(error_kind(exc))
             raise
+
+    def _report(self, kind: str) -> None:
+        if self._on_error is not None:
+            self._on_error(kind)
 
     def _call_once(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

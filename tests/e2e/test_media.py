@@ -85,6 +85,8 @@ def test_a_voice_note_is_fetched_from_its_link_when_whapi_does_not_serve_it(
         assert SAID in reply.body
         (fetched,) = whapi_fake.requests("GET", "/files/")
         assert fetched.header("authorization") is None
+        metrics = server.get("/metrics").text
+        assert 'conserje_whapi_errors_total{error="media_download"} 1.0' in metrics
 
 
 def test_a_failed_transcription_becomes_a_note_in_the_turn(make_server, whapi_fake, openai_fake):
