@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 
 from conserje.errors import WhapiError
-from conserje.whapi.links import check_link
+from conserje.whapi.links import Resolver, pin_link, resolve_host
 
 __all__ = ["MEDIA_DOWNLOAD", "SentRecord", "WhapiClient", "error_kind"]
 
@@ -48,6 +48,7 @@ class WhapiClient:
         timeout: seconds allowed for each call, connection included.
         on_error: told the :func:`error_kind` of every failed call, or
             :data:`MEDIA_DOWNLOAD` for a failed media download (the server counts them).
+        resolve: resolves media links' host names (the system's resolver by default).
     """
 
     def __init__(
@@ -57,8 +58,10 @@ class WhapiClient:
         *,
         timeout: float = 15.0,
         on_error: Callable[[str], None] | None = None,
+        resolve: Resolver = resolve_host,
     ) -> None:
         self._on_error = on_error
+        self._resolve = resolve
         self._http = httpx2.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -93,17 +96,18 @@ class WhapiClient:
         """Download media from its auto-download ``link``, without the channel token.
 
         The link points at Whapi's file storage, another host, which must never see
-        the token; a link to a private or local address is refused
-        (:func:`conserje.whapi.links.check_link`).
+        the token; a link to a private or local address is refused, and the file is
+        fetched from the address that was checked (:func:`conserje.whapi.links.pin_link`).
 
         Raises:
             WhapiError: the download failed, took longer than ``timeout`` seconds, or
                 the file is larger than ``max_bytes``.
         """
         api = self._http.base_url
-        check_link(url, (api.scheme, api.host, api.port or (443 if api.scheme == "https" else 80)))
-        with httpx2.Client(timeout=timeout) as plain:
-            return self._download(plain, url, max_bytes, timeout)
+        origin = (api.scheme, api.host, api.port or (443 if api.scheme == "https" else 80))
+        link = pin_link(url, origin, self._resolve)
+        with httpx2.Client(timeout=timeout, headers=link.headers) as plain:
+            return self._download(plain, link.url, max_bytes, timeout, link.extensions)
 
     def send_voice(self, to: str, audio: bytes, *, seconds: int) -> str:
         """Send an Ogg/Opus voice note and return the id Whapi gave it.
@@ -143,17 +147,31 @@ class WhapiClient:
         messages = answer.get("messages") if isinstance(answer, dict) else None
         return [m for m in messages or [] if isinstance(m, dict)]
 
-    def _download(self, http: httpx2.Client, url: str, max_bytes: int, timeout: float) -> bytes:
+    def _download(
+        self,
+        http: httpx2.Client,
+        url: str,
+        max_bytes: int,
+        timeout: float,
+        extensions: dict[str, Any] | None = None,
+    ) -> bytes:
         try:
-            return self._fetch(http, url, max_bytes, timeout)
+            return self._fetch(http, url, max_bytes, timeout, extensions)
         except WhapiError:
             self._report(MEDIA_DOWNLOAD)
             raise
 
-    def _fetch(self, http: httpx2.Client, url: str, max_bytes: int, timeout: float) -> bytes:
+    @staticmethod
+    def _fetch(
+        http: httpx2.Client,
+        url: str,
+        max_bytes: int,
+        timeout: float,
+        extensions: dict[str, Any] | None,
+    ) -> bytes:
         deadline = time.monotonic() + timeout
         try:
-            with http.stream("GET", url, timeout=timeout) as response:
+            with http.stream("GET", url, timeout=timeout, extensions=extensions) as response:
                 if not response.is_success:
                     response.read()
                     raise WhapiError(
