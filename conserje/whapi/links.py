@@ -42,6 +42,29 @@ def resolve_host(host: str, port: int) -> list[str]:
     return [str(address[0]) for *_, address in found]
 
 
+# IPv6 addresses that carry an IPv4 address a gateway or tunnel may deliver to: NAT64's
+# well-known prefix and the deprecated IPv4-compatible form (IPv4-mapped and 6to4 ones
+# Python's ipaddress reads itself).
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _is_public(address: str) -> bool:
+    """Tell whether ``address`` (and any IPv4 address it carries) is a public one.
+
+    Raises:
+        ValueError: ``address`` is not an IP address.
+    """
+    ip = ipaddress.ip_address(address.partition("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = ip.ipv4_mapped or ip.sixtofour
+        if carried is None and (ip in _NAT64 or ip in _IPV4_COMPATIBLE):
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+        if carried is not None and not carried.is_global:
+            return False
+    return ip.is_global
+
+
 @dataclass(frozen=True)
 class PinnedLink:
     """How to fetch a media link from the address that was checked.
@@ -89,7 +112,7 @@ def pin_link(
         raise WhapiError("media link host does not resolve")
     for address in addresses:
         try:
-            public = ipaddress.ip_address(address.partition("%")[0]).is_global
+            public = _is_public(address)
         except ValueError as exc:
             raise WhapiError("media link host resolves to something not an address") from exc
         if not public:

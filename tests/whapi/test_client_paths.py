@@ -174,11 +174,32 @@ def test_an_https_link_names_its_host_in_tls_and_is_pinned_to_the_checked_addres
 
 @pytest.mark.parametrize(
     "answer",
-    [[PUBLIC, "10.0.0.7"], ["127.0.0.1"], ["::ffff:127.0.0.1"], [], ["not-an-address"]],
+    [
+        [PUBLIC, "10.0.0.7"],
+        ["127.0.0.1"],
+        ["::ffff:127.0.0.1"],
+        # IPv6 forms a NAT64 gateway or a tunnel turns into a private IPv4 address.
+        ["64:ff9b::a00:7"],
+        ["::10.0.0.7"],
+        ["::127.0.0.1"],
+        ["2002:a00:7::1"],
+        [],
+        ["not-an-address"],
+    ],
 )
 def test_a_link_whose_name_resolves_to_any_non_public_address_is_refused(answer):
     with pytest.raises(WhapiError):
         pin_link("http://files.rebind.test/x", ("https", "gate.test", 443), lambda h, p: answer)
+
+
+@pytest.mark.parametrize("answer", [[PUBLIC], ["64:ff9b::5db8:d70e"], ["2606:2800:21f::1"]])
+def test_a_link_whose_name_resolves_to_public_addresses_only_is_pinned(answer):
+    pinned = pin_link(
+        "http://files.rebind.test/x", ("https", "gate.test", 443), lambda h, p: answer
+    )
+
+    assert pinned.headers == {"Host": "files.rebind.test"}
+    assert answer[0] in pinned.url
 
 
 def test_a_link_on_whapis_own_host_is_fetched_as_it_is_without_a_lookup():
