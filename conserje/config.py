@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conserje.errors import ConfigError
 from conserje.logs import LOG_FORMATS
+from conserje.whapi.webhook_modes import RESERVED_NAMES
 
 __all__ = ["DEFAULT_FALLBACK", "DEFAULT_INSTRUCTIONS", "Settings", "load_settings"]
 
@@ -245,7 +246,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         whapi_token=r.required("WHAPI_TOKEN", "your Whapi channel token"),
         whapi_api_url=r.url("WHAPI_API_URL", "https://gate.whapi.cloud") or "",
         whapi_timeout_ms=r.integer("WHAPI_TIMEOUT_MS", 15_000, 100, 120_000),
-        webhook_token=r.text("WEBHOOK_TOKEN"),
+        webhook_token=_webhook_token(r),
         admin_token=r.text("ADMIN_TOKEN"),
         timezone=r.timezone("CONSERJE_TIMEZONE", "UTC"),
         buffer_window_ms=r.integer("BUFFER_WINDOW_MS", 5_000, 0, 600_000),
@@ -300,6 +301,19 @@ def _instructions(r: _Reader) -> str:
         except (OSError, UnicodeDecodeError) as exc:
             r.problems.append(f"OPENAI_INSTRUCTIONS_FILE={path!r} cannot be read: {exc}")
     return r.text("OPENAI_INSTRUCTIONS", DEFAULT_INSTRUCTIONS) or DEFAULT_INSTRUCTIONS
+
+
+def _webhook_token(r: _Reader) -> str | None:
+    token = r.text("WEBHOOK_TOKEN")
+    if token in RESERVED_NAMES:
+        # The value is not repeated: it is a secret, however poor a one.
+        r.problems.append(
+            "WEBHOOK_TOKEN is a Whapi event type or method name (such as messages or post), "
+            "which Whapi's path and method modes put after /hook in the URL: choose "
+            "another token, e.g. a long random one"
+        )
+        return None
+    return token
 
 
 def _check_data_dir(data_dir: Path, problems: list[str]) -> None:

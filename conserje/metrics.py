@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from conserje.whapi.client import MEDIA_DOWNLOAD
+
 __all__ = [
     "ERROR_PLACES",
     "HIGH_TOKEN_CHATS_LIMIT",
@@ -55,8 +57,17 @@ TURN_OUTCOMES = ("replied", "empty", "fallback", "failed", "paused")
 
 RECOVERY_OUTCOMES = ("completed", "adopted", "cancelled", "failed", "gone", "rerun")
 """What boot did with a run a crash interrupted (``run_recovered``'s outcome)."""
-WHAPI_ERRORS = ("connection", "timeout", "unauthorized", "rate_limited", "refused", "server")
-"""Why a call to Whapi failed (see :func:`conserje.whapi.client.error_kind`)."""
+WHAPI_ERRORS = (
+    "connection",
+    "timeout",
+    "unauthorized",
+    "rate_limited",
+    "refused",
+    "server",
+    MEDIA_DOWNLOAD,
+)
+"""Why a call to Whapi failed (see :func:`conserje.whapi.client.error_kind`), or that it
+was the download of a guest's media (:data:`conserje.whapi.client.MEDIA_DOWNLOAD`)."""
 
 TOKEN_DIRECTIONS = ("input", "output", "cached")
 """Token counts a run reports; ``cached`` is the part of ``input`` served from cache."""
@@ -223,7 +234,7 @@ class Metrics:
             "conserje_whapi_errors_total",
             "Calls to Whapi that failed, by why: connection, timeout, unauthorized (401: "
             "the channel needs authorising), rate_limited (429), refused (other 4xx), "
-            "server (5xx).",
+            "server (5xx); media_download: a guest's media could not be downloaded.",
             ["error"],
             registry=r,
         )

@@ -192,6 +192,22 @@ def test_all_problems_are_reported_at_once(env):
         assert sum(name in p for p in problems) == 1, (name, problems)
 
 
+@pytest.mark.parametrize("token", ["messages", "message", "statuses", "presences", "post", "patch"])
+def test_a_webhook_token_that_is_a_whapi_event_name_is_refused(env, token):
+    # /hook/messages would be Whapi's method mode, not this token: the two cannot share a URL.
+    problems = problems_of({**env, "WEBHOOK_TOKEN": token})
+
+    assert len(problems) == 1
+    assert problems[0].startswith("WEBHOOK_TOKEN is a Whapi event type or method name")
+    assert "choose another token" in problems[0]
+
+
+def test_a_webhook_token_that_only_contains_an_event_name_is_kept(env):
+    settings = load_settings({**env, "WEBHOOK_TOKEN": "messages-7f3a9c"})
+
+    assert settings.webhook_token == "messages-7f3a9c"
+
+
 def test_data_dir_that_cannot_be_created_is_reported(env, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

@@ -32,7 +32,13 @@ from conserje.eventlog.events import (
 from conserje.eventlog.jsonl import AppendedBatch
 from conserje.eventlog.projection import ChatState
 from conserje.http.app import create_app
-from conserje.metrics import MESSAGE_KINDS, RECOVERY_OUTCOMES, TURN_OUTCOMES, Metrics
+from conserje.metrics import (
+    MESSAGE_KINDS,
+    RECOVERY_OUTCOMES,
+    TURN_OUTCOMES,
+    WHAPI_ERRORS,
+    Metrics,
+)
 from conserje.metrics_projector import MetricsProjector
 from conserje.runtime import Runtime
 from conserje.testing import payloads
@@ -102,6 +108,7 @@ def test_every_metric_is_documented_and_named_by_convention(metrics):
         ("conserje_turns_total", "outcome", TURN_OUTCOMES),
         ("conserje_orphaned_runs_recovered_total", "outcome", RECOVERY_OUTCOMES),
         ("conserje_messages_received_total", "kind", MESSAGE_KINDS),
+        ("conserje_whapi_errors_total", "error", WHAPI_ERRORS),
     ],
 )
 def test_fixed_label_series_are_exported_at_zero_before_any_event(metrics, name, label, values):

@@ -488,16 +488,23 @@ class TurnRunner:
         self._record(
             ReplySending(chat=chat, turn_id=turn.turn_id, chunk=0, text=turn.reply, audio=name)
         )
+        seconds = round(opus_seconds(data) or 1)
         try:
-            whapi_id = self._deps.whapi.send_voice(
-                chat, data, seconds=round(opus_seconds(data) or 1)
+            whapi_id = self._send(
+                turn,
+                0,
+                turn.reply,
+                lambda: self._deps.whapi.send_voice(chat, data, seconds=seconds),
+                voice=True,
             )
         except WhapiError as exc:
-            if exc.status is None or exc.status >= 500 or exc.status in (408, 429):
+            if exc.retryable:
                 raise
             # A definite refusal: the note did not go, so the text may.
             self._voice_fallback(turn, "failed", f"whapi: {exc}")
             return False
+        if whapi_id is None:
+            return True
         self._record(
             ReplySent(
                 chat=chat,
@@ -519,7 +526,12 @@ class TurnRunner:
     def _send_chunk(self, turn: TurnInFlight, index: int, chunk: str) -> None:
         chat = self._state.chat
         self._record(ReplySending(chat=chat, turn_id=turn.turn_id, chunk=index, text=chunk))
-        whapi_id = self._send(turn, index, chunk)
+        whapi_id = self._send(
+            turn,
+            index,
+            chunk,
+            lambda: self._deps.whapi.send_text(chat, chunk, typing_time=typing_time(chunk)),
+        )
         if whapi_id is not None:
             self._record(
                 ReplySent(
@@ -527,12 +539,27 @@ class TurnRunner:
                 )
             )
 
-    def _send(self, turn: TurnInFlight, index: int, chunk: str) -> str | None:
-        """Send a chunk, trying again after a failure that may pass; ``None``: found sent.
+    def _send(
+        self,
+        turn: TurnInFlight,
+        index: int,
+        chunk: str,
+        send: Callable[[], str],
+        *,
+        voice: bool = False,
+    ) -> str | None:
+        """Send a chunk (or the voice note speaking it) with ``send``; ``None``: found sent.
 
-        After a failure that may have sent the chunk anyway (a 5xx, a timeout, a lost
-        connection) the chunk is looked for in Whapi's list first, and resent only if
-        it is not there.
+        A failure that may pass is tried again. After one that may have sent it anyway
+        (a 5xx, a timeout, a lost connection) it is looked for in Whapi's list first,
+        and resent only if it is not there.
+
+        Args:
+            turn: the turn the chunk answers.
+            index: the chunk's index in the reply (0 for a voice note).
+            chunk: the chunk's text (a voice note's: the whole reply).
+            send: makes the Whapi call once and returns the id Whapi gave the message.
+            voice: the message is a voice note, looked for as one in Whapi's list.
 
         Raises:
             WhapiError: Whapi refused for good, or kept failing for :data:`SEND_ATTEMPTS`.
@@ -541,19 +568,19 @@ class TurnRunner:
         attempt = 1
         while True:
             try:
-                return self._deps.whapi.send_text(chat, chunk, typing_time=typing_time(chunk))
+                return send()
             except WhapiError as exc:
                 if not exc.retryable or attempt >= SEND_ATTEMPTS:
                     raise
                 log.warning("chat %s: chunk %d not sent: %s", mask(chat), index, exc)
                 if exc.ambiguous:
-                    if self._landed(turn, index, chunk):
+                    if self._landed(turn, index, chunk, voice=voice):
                         return None
                 else:
                     self._deps.clock.sleep(min(exc.retry_after or float(attempt), _MAX_SEND_PAUSE))
                 attempt += 1
 
-    def _landed(self, turn: TurnInFlight, index: int, chunk: str) -> bool:
+    def _landed(self, turn: TurnInFlight, index: int, chunk: str, *, voice: bool = False) -> bool:
         """Tell whether a send that failed ambiguously reached Whapi after all.
 
         Whapi may list a send it is still processing only later, so it is looked for
@@ -565,7 +592,7 @@ class TurnRunner:
         for look in range(1, _LOOKS + 1):
             self._deps.clock.sleep(self._deps.whapi_timeout)
             try:
-                if self._found_sent(turn, index, chunk):
+                if self._found_sent(turn, index, chunk, voice=voice):
                     return True
             except WhapiError:
                 # Whapi cannot say now; only the last look's silence stops the resend.

@@ -33,7 +33,11 @@ def create_app(runtime: Runtime, extra_routes: Iterable[tuple[str, object]] = ()
     app.add_error_handler(Exception, UnexpectedErrorHandler(runtime.metrics))
     hook = HookResource(runtime)
     app.add_route("/hook", hook)
-    app.add_route("/hook/{token}", hook)
+    # Whapi's path and method modes append the event type (and method) to the URL; Falcon
+    # needs one field name per position, so the segments are named by their first use.
+    app.add_route("/hook/{token}", hook, suffix="typed")
+    app.add_route("/hook/{token}/{event}", hook, suffix="typed")
+    app.add_route("/hook/{token}/{event}/{method}", hook, suffix="path")
     app.add_route("/health", HealthResource(runtime))
     app.add_route("/ready", ReadyResource(runtime))
     app.add_route("/", InfoResource(runtime))

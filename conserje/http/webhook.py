@@ -1,10 +1,16 @@
-"""``POST /hook``: where Whapi delivers every event.
+"""``/hook``: where Whapi delivers every event, in any of its webhook modes.
 
 The answer is Whapi's instruction: 200 means "delivered, do not send again", anything
 else makes it retry with a growing delay. So 200 is given only once the messages that
 need work are durably journaled, and also for deliveries that need no work (statuses,
-echoes of our own sends, message types we do not handle) so Whapi does not retry them.
-Every delivery is counted once by how it was answered (``conserje_webhooks_total``).
+echoes of our own sends, message types we do not handle, edits and deletions in method
+and path modes) so Whapi does not retry them. Every delivery is counted once by how it
+was answered (``conserje_webhooks_total``).
+
+The body is read the same way in every mode. When the URL names an event type the
+body's ``event.type`` disagrees with, the body is still read as it is and a warning is
+logged: the body's payload keys are what Conserje reads, refusing would make Whapi
+retry for ever, and a guest's message in it must not be lost to a misrouted URL.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from conserje.eventlog.events import (
 )
 from conserje.http.auth import bearer_token, token_matches
 from conserje.runtime import Runtime
-from conserje.whapi.inbound import InboundMessage, MessageKind, parse_webhook
+from conserje.whapi.inbound import InboundMessage, MessageKind, WebhookBatch, parse_webhook
+from conserje.whapi.webhook_modes import HookPath, NotAWebhookPath, read_hook_path
 
 __all__ = ["HookResource"]
 
@@ -31,12 +38,27 @@ log = logging.getLogger(__name__)
 
 _JOURNALED = frozenset({MessageKind.GUEST_TEXT, MessageKind.GUEST_MEDIA, MessageKind.AGENT})
 
-# The refusals below raise Falcon errors; their status names the webhook outcome.
-_REFUSED = {400: "malformed", 401: "unauthorized", 413: "too_large", 503: "unavailable"}
+# The refusals below raise Falcon errors; their status names the webhook outcome. A
+# path that is none of the webhook forms is a misconfigured URL, as worth an alert as
+# a malformed body.
+_REFUSED = {
+    400: "malformed",
+    401: "unauthorized",
+    404: "malformed",
+    413: "too_large",
+    503: "unavailable",
+}
 
 
 class HookResource:
-    """Accepts Whapi webhooks at ``/hook`` and ``/hook/{token}``."""
+    """Accepts Whapi webhooks at ``/hook`` and the forms Whapi's modes add to it.
+
+    Routes: ``/hook`` (POST), ``/hook/{token}`` and ``/hook/{token}/{event}`` with the
+    ``typed`` suffix (POST, PUT, PATCH, DELETE: method mode sends every method), and
+    ``/hook/{token}/{event}/{method}`` with the ``path`` suffix (POST). Falcon names a
+    path segment by its position, so ``token`` may hold an event type and ``event`` a
+    method; :func:`read_hook_path` says which.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
@@ -45,10 +67,32 @@ class HookResource:
         self._chat_types = runtime.settings.allowed_chat_types
         self._outcomes = runtime.metrics.webhooks
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response, token: str | None = None) -> None:
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Receive a delivery in body mode, at ``/hook`` itself."""
+        self._deliver(req, resp, ())
+
+    def on_post_typed(
+        self, req: falcon.Request, resp: falcon.Response, token: str, event: str = ""
+    ) -> None:
+        """Receive a delivery at ``/hook/{token}`` or ``/hook/{token}/{event}``."""
+        self._deliver(req, resp, (token, event) if event else (token,))
+
+    on_put_typed = on_post_typed
+    on_patch_typed = on_post_typed
+    on_delete_typed = on_post_typed
+
+    def on_post_path(
+        self, req: falcon.Request, resp: falcon.Response, token: str, event: str, method: str
+    ) -> None:
+        """Receive a delivery in path mode with the token: ``/hook/{token}/{type}/{method}``."""
+        self._deliver(req, resp, (token, event, method))
+
+    def _deliver(
+        self, req: falcon.Request, resp: falcon.Response, segments: tuple[str, ...]
+    ) -> None:
         """Journal the guest messages in one delivery, then answer; count the answer."""
         try:
-            outcome = self._receive(req, resp, token)
+            outcome = self._receive(req, resp, segments)
         except falcon.HTTPError as exc:
             refused = _REFUSED.get(exc.status_code)
             if refused is not None:
@@ -56,14 +100,29 @@ class HookResource:
             raise
         self._outcomes.labels(outcome).inc()
 
-    def _receive(self, req: falcon.Request, resp: falcon.Response, token: str | None) -> str:
+    def _receive(
+        self, req: falcon.Request, resp: falcon.Response, segments: tuple[str, ...]
+    ) -> str:
         """Answer one delivery and return its outcome (``accepted``, ``duplicate``, ``ignored``)."""
-        self._authorize(req, token)
+        try:
+            path = read_hook_path(segments, req.method)
+        except NotAWebhookPath as exc:
+            raise falcon.HTTPNotFound(title="Not a webhook URL", description=str(exc)) from exc
+        self._authorize(req, path.token)
         body = self._read(req)
         try:
             batch = parse_webhook(body)
         except MalformedWebhook as exc:
             raise falcon.HTTPBadRequest(title="Malformed webhook", description=str(exc)) from exc
+        if not path.is_new_item(req.method):
+            resp.media = {
+                "received": 0,
+                "duplicates": 0,
+                "ignored": len(batch.messages),
+                "unreadable": batch.rejected,
+            }
+            return "ignored"
+        _warn_on_mismatch(path, batch)
 
         kinds = dict.fromkeys(MessageKind, 0)
         drafts: dict[str, list[Event]] = {}
@@ -135,6 +194,16 @@ class HookResource:
                 title="Webhook too large", description=f"limit is {self._max_bytes} bytes"
             )
         return body
+
+
+def _warn_on_mismatch(path: HookPath, batch: WebhookBatch) -> None:
+    if path.event_type and batch.event_type and path.event_type != batch.event_type:
+        log.warning(
+            "webhook URL names event type %r but its body is %r; reading the body as it is "
+            "(check the channel's webhook URL in Whapi)",
+            path.event_type,
+            batch.event_type[:40],
+        )
 
 
 def _guest_message(message: InboundMessage) -> MessageReceived:

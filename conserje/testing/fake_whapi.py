@@ -4,7 +4,9 @@ It answers the REST calls Conserje makes (send text/voice/image, presences, mark
 media download, message history) with Whapi's wire shapes and error bodies, records
 what was sent, and plays Whapi's webhook side: it echoes every API send back to the
 configured webhook URL, retrying with linear backoff until it gets HTTP 200, so a test
-can kill and restart the server under test and still see the echo arrive.
+can kill and restart the server under test and still see the echo arrive. Deliveries
+follow the webhook's ``mode`` as Whapi's do: ``body`` posts to the URL, ``path`` appends
+``/{type}/{method}``, ``method`` appends ``/{type}`` and uses the method as HTTP verb.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ _ECHO_BACKOFF_STEP = 0.2
 _ECHO_BUDGET = 15.0
 _ECHO_TIMEOUT = 2.0
 _WEBHOOK_TIMEOUT = 10.0
+_WEBHOOK_MODES = ("body", "path", "method")
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ class FakeWhapi(FakeServer):
         own_number: the channel's own number (``from`` of sent messages).
         webhook_url: where echoes and :meth:`post_webhook` go; settable at any time,
             and echo retries pick up a new value.
-        webhook_headers: headers sent with every webhook POST.
+        webhook_headers: headers sent with every webhook delivery.
+        webhook_mode: Whapi's webhook ``mode``: ``body``, ``path`` or ``method``.
         echo: whether API sends are echoed to ``webhook_url``.
         echo_delay: seconds before an echo's first attempt, so it normally lands
             after the send's answer as with the real gateway.
@@ -105,6 +109,7 @@ class FakeWhapi(FakeServer):
         webhook_url: str | None = None,
         *,
         webhook_headers: dict[str, str] | None = None,
+        webhook_mode: str = "body",
         echo: bool = True,
         clock: Callable[[], float] = time.time,
         echo_delay: float = 0.05,
@@ -114,6 +119,7 @@ class FakeWhapi(FakeServer):
         self.own_number = own_number
         self.webhook_url = webhook_url
         self.webhook_headers = dict(webhook_headers or {})
+        self.webhook_mode = webhook_mode
         self.echo = echo
         self.echo_delay = echo_delay
         self.authorised = True
@@ -189,29 +195,33 @@ class FakeWhapi(FakeServer):
         with self._state:
             self._history.append(copy.deepcopy(message))
 
-    def post_webhook(self, payload: dict[str, Any], path: str = "") -> int:
-        """POST a payload to ``webhook_url + path``, as Whapi delivering an event.
+    def post_webhook(self, payload: dict[str, Any]) -> int:
+        """Deliver a payload to ``webhook_url`` in ``webhook_mode``, as Whapi an event.
 
         Args:
-            payload: the webhook body, e.g. from :mod:`conserje.testing.payloads`.
-            path: appended to ``webhook_url`` (Whapi's path and method modes).
+            payload: the webhook body, e.g. from :mod:`conserje.testing.payloads`; in
+                ``path`` and ``method`` modes its ``event`` names the URL and verb.
 
         Returns:
             The HTTP status the receiver answered.
 
         Raises:
             RuntimeError: no ``webhook_url`` is set.
+            ValueError: the mode is unknown, or needs an ``event`` the payload lacks.
             httpx2.TransportError: the receiver could not be reached.
         """
         if self.webhook_url is None:
             raise RuntimeError("FakeWhapi.webhook_url is not set")
-        return _post_json(self.webhook_url + path, self.webhook_headers, payload, _WEBHOOK_TIMEOUT)
+        return _deliver_json(
+            self.webhook_url, self.webhook_mode, self.webhook_headers, payload, _WEBHOOK_TIMEOUT
+        )
 
     def reset(self) -> None:
         """Forget all traffic and recorded state, as a freshly built fake would.
 
         Pending echo retries are abandoned, injected faults dropped, and ``authorised``
-        is ``True`` again; the settings (token, webhook URL and headers, echo) are kept.
+        is ``True`` again; the settings (token, webhook URL, mode and headers, echo) are
+        kept.
         This lets one fake serve many tests without paying for a server restart each.
         """
         self._abandon_echoes()
@@ -388,8 +398,12 @@ class FakeWhapi(FakeServer):
             if url is None or remaining <= 0:
                 return
             try:
-                status: int | None = _post_json(
-                    url, self.webhook_headers, payload, min(_ECHO_TIMEOUT, remaining)
+                status: int | None = _deliver_json(
+                    url,
+                    self.webhook_mode,
+                    self.webhook_headers,
+                    payload,
+                    min(_ECHO_TIMEOUT, remaining),
                 )
             except httpx2.TransportError:
                 status = None
@@ -400,11 +414,31 @@ class FakeWhapi(FakeServer):
                 return
 
 
-def _post_json(url: str, headers: dict[str, str], payload: Any, timeout: float) -> int:
+def _deliver_json(
+    url: str, mode: str, headers: dict[str, str], payload: Any, timeout: float
+) -> int:
+    verb, target = _addressed(url, mode, payload)
     # Webhook targets are local test servers; proxy settings from the environment
     # must not reroute them.
-    response = httpx2.post(url, json=payload, headers=headers, timeout=timeout, trust_env=False)
+    response = httpx2.request(
+        verb, target, json=payload, headers=headers, timeout=timeout, trust_env=False
+    )
     return response.status_code
+
+
+def _addressed(url: str, mode: str, payload: Any) -> tuple[str, str]:
+    """Return the HTTP verb and URL Whapi delivers ``payload`` with in ``mode``."""
+    if mode not in _WEBHOOK_MODES:
+        raise ValueError(f"webhook mode {mode!r} is not one of {', '.join(_WEBHOOK_MODES)}")
+    if mode == "body":
+        return "POST", url
+    event = payload.get("event") if isinstance(payload, dict) else None
+    if not isinstance(event, dict) or not event.get("type") or not event.get("event"):
+        raise ValueError(f"{mode} mode needs the payload's event: {{type, event}}")
+    base = url.rstrip("/")
+    if mode == "path":
+        return "POST", f"{base}/{event['type']}/{event['event']}"
+    return str(event["event"]).upper(), f"{base}/{event['type']}"
 
 
 def _chat_id(to: str) -> str:

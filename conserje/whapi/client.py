@@ -11,9 +11,16 @@ from typing import Any
 import httpx2
 
 from conserje.errors import WhapiError
-from conserje.whapi.links import check_link
+from conserje.whapi.links import Resolver, pin_link, resolve_host
 
-__all__ = ["SentRecord", "WhapiClient", "error_kind"]
+__all__ = ["MEDIA_DOWNLOAD", "SentRecord", "WhapiClient", "error_kind"]
+
+MEDIA_DOWNLOAD = "media_download"
+"""How a failed download of a guest's media is counted, whatever made it fail.
+
+The journal's ``media_failed`` says why; the count says that it is Whapi's media
+(``GET /media/{id}``, or its auto-download link) that did not come.
+"""
 
 SentRecord = dict[str, Any]
 
@@ -39,7 +46,9 @@ class WhapiClient:
         base_url: Whapi's base URL (``https://gate.whapi.cloud`` in production).
         token: the channel token, sent as ``Authorization: Bearer``.
         timeout: seconds allowed for each call, connection included.
-        on_error: told the :func:`error_kind` of every failed call (the server counts them).
+        on_error: told the :func:`error_kind` of every failed call, or
+            :data:`MEDIA_DOWNLOAD` for a failed media download (the server counts them).
+        resolve: resolves media links' host names (the system's resolver by default).
     """
 
     def __init__(
@@ -49,8 +58,10 @@ class WhapiClient:
         *,
         timeout: float = 15.0,
         on_error: Callable[[str], None] | None = None,
+        resolve: Resolver = resolve_host,
     ) -> None:
         self._on_error = on_error
+        self._resolve = resolve
         self._http = httpx2.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -85,17 +96,18 @@ class WhapiClient:
         """Download media from its auto-download ``link``, without the channel token.
 
         The link points at Whapi's file storage, another host, which must never see
-        the token; a link to a private or local address is refused
-        (:func:`conserje.whapi.links.check_link`).
+        the token; a link to a private or local address is refused, and the file is
+        fetched from the address that was checked (:func:`conserje.whapi.links.pin_link`).
 
         Raises:
             WhapiError: the download failed, took longer than ``timeout`` seconds, or
                 the file is larger than ``max_bytes``.
         """
         api = self._http.base_url
-        check_link(url, (api.scheme, api.host, api.port or (443 if api.scheme == "https" else 80)))
-        with httpx2.Client(timeout=timeout) as plain:
-            return self._download(plain, url, max_bytes, timeout)
+        origin = (api.scheme, api.host, api.port or (443 if api.scheme == "https" else 80))
+        link = pin_link(url, origin, self._resolve)
+        with httpx2.Client(timeout=timeout, headers=link.headers) as plain:
+            return self._download(plain, link.url, max_bytes, timeout, link.extensions)
 
     def send_voice(self, to: str, audio: bytes, *, seconds: int) -> str:
         """Send an Ogg/Opus voice note and return the id Whapi gave it.
@@ -135,10 +147,31 @@ class WhapiClient:
         messages = answer.get("messages") if isinstance(answer, dict) else None
         return [m for m in messages or [] if isinstance(m, dict)]
 
-    def _download(self, http: httpx2.Client, url: str, max_bytes: int, timeout: float) -> bytes:
+    def _download(
+        self,
+        http: httpx2.Client,
+        url: str,
+        max_bytes: int,
+        timeout: float,
+        extensions: dict[str, Any] | None = None,
+    ) -> bytes:
+        try:
+            return self._fetch(http, url, max_bytes, timeout, extensions)
+        except WhapiError:
+            self._report(MEDIA_DOWNLOAD)
+            raise
+
+    @staticmethod
+    def _fetch(
+        http: httpx2.Client,
+        url: str,
+        max_bytes: int,
+        timeout: float,
+        extensions: dict[str, Any] | None,
+    ) -> bytes:
         deadline = time.monotonic() + timeout
         try:
-            with http.stream("GET", url, timeout=timeout) as response:
+            with http.stream("GET", url, timeout=timeout, extensions=extensions) as response:
                 if not response.is_success:
                     response.read()
                     raise WhapiError(
@@ -160,9 +193,12 @@ class WhapiClient:
         try:
             return self._call_once(method, path, **kwargs)
         except WhapiError as exc:
-            if self._on_error is not None:
-                self._on_error(error_kind(exc))
+            self._report(error_kind(exc))
             raise
+
+    def _report(self, kind: str) -> None:
+        if self._on_error is not None:
+            self._on_error(kind)
 
     def _call_once(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

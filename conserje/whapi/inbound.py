@@ -125,11 +125,13 @@ class WebhookBatch:
         messages: readable ``messages`` items.
         presences: readable ``presences`` items.
         rejected: items present but unreadable (wrong types, missing ids).
+        event_type: the envelope's ``event.type`` (``""`` when absent or not a string).
     """
 
     messages: list[InboundMessage]
     presences: list[InboundPresence]
     rejected: int
+    event_type: str = ""
 
     def classify(
         self, message: InboundMessage, chat_types: frozenset[str] = frozenset({"contact"})
@@ -176,7 +178,14 @@ def parse_webhook(body: bytes) -> WebhookBatch:
         raise MalformedWebhook("body is not a JSON object")
     messages, bad_messages = _convert_items(envelope.get("messages"), InboundMessage)
     presences, bad_presences = _convert_items(envelope.get("presences"), InboundPresence)
-    return WebhookBatch(messages, presences, bad_messages + bad_presences)
+    event = envelope.get("event")
+    event_type = event.get("type") if isinstance(event, dict) else None
+    return WebhookBatch(
+        messages,
+        presences,
+        bad_messages + bad_presences,
+        event_type if isinstance(event_type, str) else "",
+    )
 
 
 def _convert_items(items: Any, kind: type[_T]) -> tuple[list[_T], int]:

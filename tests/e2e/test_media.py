@@ -85,6 +85,8 @@ def test_a_voice_note_is_fetched_from_its_link_when_whapi_does_not_serve_it(
         assert SAID in reply.body
         (fetched,) = whapi_fake.requests("GET", "/files/")
         assert fetched.header("authorization") is None
+        metrics = server.get("/metrics").text
+        assert 'conserje_whapi_errors_total{error="media_download"} 1.0' in metrics
 
 
 def test_a_failed_transcription_becomes_a_note_in_the_turn(make_server, whapi_fake, openai_fake):
@@ -262,6 +264,75 @@ def test_a_voice_note_is_answered_with_a_voice_note(make_server, whapi_fake, ope
         recording = calls.index(("PUT", f"/presences/{GUEST}", "recording"))
         assert recording < calls.index(("POST", "/messages/voice", None))
         assert 'conserje_voice_replies_total{outcome="sent"} 1.0' in server.get("/metrics").text
+
+
+def whapi_error(status: int, headers: dict[str, str] | None = None):
+    return json_response(status, {"error": {"code": status, "message": "busy"}}, headers)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (Fault("POST", "/messages/voice", response=whapi_error(503)), "server", True),
+        (
+            Fault("POST", "/messages/voice", response=whapi_error(429, {"Retry-After": "0.2"})),
+            "rate_limited",
+            False,
+        ),
+        (Fault("POST", "/messages/voice", drop=True), "connection", True),
+    ],
+    ids=["503", "429", "dropped"],
+)
+def test_a_voice_note_whapi_did_not_take_is_sent_again_once(
+    make_server, whapi_fake, openai_fake, case
+):
+    fault, error, looked_first = case
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    whapi_fake.inject(fault)
+    with make_server(WHAPI_TIMEOUT_MS="500", **VOICE_ON) as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        (note,) = whapi_fake.sent
+        assert note.type == "voice"
+        assert len(whapi_fake.requests("POST", "/messages/voice")) == 2
+        # After a failure that may have sent it, Whapi's list is read before the resend.
+        assert bool(whapi_fake.requests("GET", "/messages/list/")) is looked_first
+        (sent,) = server.events("reply_sent")
+        assert (sent["whapi_id"], sent["reconciled"]) == (note.id, False)
+        assert sent["audio"]
+        assert server.events("voice_fallback") == []
+        (turn,) = server.events("turn_finished")
+        assert turn["outcome"] == "replied"
+        metrics = server.get("/metrics").text
+        assert f'conserje_whapi_errors_total{{error="{error}"}} 1.0' in metrics
+        assert 'conserje_voice_replies_total{outcome="sent"} 1.0' in metrics
+
+
+def test_a_voice_note_that_timed_out_but_reached_whapi_is_not_sent_twice(
+    make_server, whapi_fake, openai_fake
+):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    # Whapi takes the note after the client gave up on it: the send looks failed.
+    whapi_fake.inject(Fault("POST", "/messages/voice", delay=1.2))
+    with make_server(WHAPI_TIMEOUT_MS="1000", **VOICE_ON) as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        (note,) = whapi_fake.sent
+        assert note.type == "voice"
+        assert len(whapi_fake.requests("POST", "/messages/voice")) == 1
+        assert whapi_fake.requests("GET", "/messages/list/")
+        (sent,) = server.events("reply_sent")
+        assert (sent["whapi_id"], sent["reconciled"]) == (note.id, True)
+        assert sent["audio"]
+        assert server.events("voice_fallback") == []
+        (turn,) = server.events("turn_finished")
+        assert turn["outcome"] == "replied"
+        metrics = server.get("/metrics").text
+        assert 'conserje_whapi_errors_total{error="timeout"} 1.0' in metrics
 
 
 def test_a_reply_with_a_price_goes_as_text_even_to_a_voice_note(

@@ -65,6 +65,7 @@ def fake(shared_fake: FakeWhapi) -> FakeWhapi:
     shared_fake.reset()
     shared_fake.webhook_url = None
     shared_fake.webhook_headers = {}
+    shared_fake.webhook_mode = "body"
     shared_fake.echo = True
     return shared_fake
 
@@ -394,13 +395,67 @@ def test_post_webhook_returns_the_status(fake: FakeWhapi, receiver: Receiver):
     receiver.script = [503]
     payload = payloads.text_message(GUEST_CHAT, "Hi, I booked room 12")
 
-    first = fake.post_webhook(payload, "/messages")
+    first = fake.post_webhook(payload)
     second = fake.post_webhook(payload)
 
     assert (first, second) == (503, 200)
-    assert [(r.method, r.path) for r in receiver.received] == [("POST", "/messages"), ("POST", "/")]
+    assert [(r.method, r.path) for r in receiver.received] == [("POST", "/"), ("POST", "/")]
     assert receiver.received[0].header("authorization") == "Bearer hook"
     assert receiver.bodies() == [payload, payload]
+
+
+@pytest.mark.parametrize(
+    ("mode", "method", "expected"),
+    [
+        ("body", "post", ("POST", "/hook")),
+        ("body", "patch", ("POST", "/hook")),
+        ("path", "post", ("POST", "/hook/messages/post")),
+        ("path", "delete", ("POST", "/hook/messages/delete")),
+        ("method", "post", ("POST", "/hook/messages")),
+        ("method", "patch", ("PATCH", "/hook/messages")),
+    ],
+)
+def test_post_webhook_follows_the_webhook_mode(
+    fake: FakeWhapi, receiver: Receiver, mode: str, method: str, expected: tuple[str, str]
+):
+    fake.webhook_url = f"{receiver.url}/hook"
+    fake.webhook_mode = mode
+    payload = payloads.envelope("messages", [], "messages", method)
+
+    assert fake.post_webhook(payload) == 200
+
+    [request] = receiver.received
+    assert (request.method, request.path) == expected
+    assert request.json() == payload
+
+
+def test_echoes_follow_the_webhook_mode(fake: FakeWhapi, api: httpx2.Client, receiver: Receiver):
+    fake.webhook_url = f"{receiver.url}/hook"
+    fake.webhook_mode = "method"
+
+    send(api, "method mode")
+    wait_for(lambda: len(fake.webhook_deliveries) == 1)
+    fake.webhook_mode = "path"
+    send(api, "path mode")
+    wait_for(lambda: len(fake.webhook_deliveries) == 2)
+
+    assert [(r.method, r.path) for r in receiver.received] == [
+        ("POST", "/hook/messages"),
+        ("POST", "/hook/messages/post"),
+    ]
+
+
+def test_post_webhook_refuses_an_unknown_mode_or_a_payload_without_its_event(
+    fake: FakeWhapi, receiver: Receiver
+):
+    fake.webhook_url = receiver.url
+    fake.webhook_mode = "query"
+    with pytest.raises(ValueError, match="not one of body, path, method"):
+        fake.post_webhook(payloads.text_message(GUEST_CHAT, "hi"))
+    fake.webhook_mode = "path"
+    with pytest.raises(ValueError, match="needs the payload's event"):
+        fake.post_webhook({"messages": []})
+    assert receiver.received == []
 
 
 def test_post_webhook_without_url_raises(fake: FakeWhapi):

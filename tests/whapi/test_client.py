@@ -65,6 +65,68 @@ def test_each_failure_says_whether_it_may_have_sent_and_is_counted(whapi, fault,
     client.close()
 
 
+MEDIA = b"OggS" + b"\x00" * 4000
+
+
+def by_id(limit: int = 10_000):
+    return lambda client, whapi, media_id: client.get_media(media_id, max_bytes=limit, timeout=0.3)
+
+
+def by_link(client, whapi, media_id):
+    return client.get_link(whapi.media_link(media_id), max_bytes=10_000, timeout=0.3)
+
+
+@pytest.mark.parametrize(
+    ("setup", "fetch"),
+    [
+        (lambda w: w.inject(Fault("GET", "/media/", response=failure(404))), by_id()),
+        (lambda w: w.inject(Fault("GET", "/media/", response=failure(502))), by_id()),
+        (lambda w: w.inject(Fault("GET", "/media/", drop=True)), by_id()),
+        (lambda w: w.inject(Fault("GET", "/media/", delay=0.6)), by_id()),
+        (lambda w: setattr(w, "authorised", False), by_id()),
+        (lambda w: None, by_id(limit=100)),
+        (lambda w: w.inject(Fault("GET", "/files/", response=failure(404))), by_link),
+    ],
+    ids=["404", "502", "dropped", "timeout", "unauthorised", "too-large", "link-404"],
+)
+def test_a_failed_media_download_is_counted_as_one_media_download_error(whapi, setup, fetch):
+    metrics = Metrics()
+    client = WhapiClient(
+        whapi.url, TOKEN, timeout=5.0, on_error=lambda k: metrics.whapi_errors.labels(k).inc()
+    )
+    media_id = whapi.host_media(MEDIA, "audio/ogg")
+    setup(whapi)
+
+    with pytest.raises(WhapiError):
+        fetch(client, whapi, media_id)
+
+    counted = {
+        k: metrics.registry.get_sample_value("conserje_whapi_errors_total", {"error": k})
+        for k in ("media_download", "connection", "timeout", "unauthorized", "server", "refused")
+    }
+    assert counted == {
+        "media_download": 1.0,
+        "connection": 0.0,
+        "timeout": 0.0,
+        "unauthorized": 0.0,
+        "server": 0.0,
+        "refused": 0.0,
+    }
+    client.close()
+
+
+def test_a_media_download_that_succeeds_counts_nothing(whapi):
+    metrics = Metrics()
+    client = WhapiClient(whapi.url, TOKEN, on_error=lambda k: metrics.whapi_errors.labels(k).inc())
+    media_id = whapi.host_media(MEDIA, "audio/ogg")
+
+    assert client.get_media(media_id, max_bytes=10_000, timeout=5) == MEDIA
+    assert client.get_link(whapi.media_link(media_id), max_bytes=10_000, timeout=5) == MEDIA
+    sample = metrics.registry.get_sample_value
+    assert sample("conserje_whapi_errors_total", {"error": "media_download"}) == 0
+    client.close()
+
+
 def test_an_unauthorised_channel_is_named_as_such(whapi):
     metrics = Metrics()
     client = WhapiClient(whapi.url, TOKEN, on_error=lambda k: metrics.whapi_errors.labels(k).inc())

@@ -294,7 +294,7 @@ def test_statuses_only_gives_no_messages_and_no_rejects():
     raw = body(payloads.status_update("Ec9hOa1Pi2Se-nD3aB4cD5e", "read", GUEST_CHAT))
     batch = parse_webhook(raw)
 
-    assert batch == WebhookBatch(messages=[], presences=[], rejected=0)
+    assert batch == WebhookBatch(messages=[], presences=[], rejected=0, event_type="statuses")
 
 
 def test_empty_object_gives_nothing():
