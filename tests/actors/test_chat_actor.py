@@ -22,6 +22,7 @@ from conserje.assistant.responses import ResponsesModel
 from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.restore import rebuild_chats
+from conserje.eventlog.states import ChatStates
 from conserje.metrics_projector import MetricsProjector
 from conserje.testing.fake_openai import FakeOpenAI
 from conserje.testing.fake_whapi import FakeWhapi
@@ -65,7 +66,7 @@ def actor_world(
             "rebuild", functools.partial(rebuild_chats, tmp_path / "journal")
         )
         supervisor = Supervisor.start(deps, policy, board, **supervisor_options)
-        supervisor.tell(Boot({}))
+        supervisor.tell(Boot(ChatStates()))
         try:
             yield clock, journal, supervisor, oa, wh, board
         finally:
