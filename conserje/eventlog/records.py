@@ -21,7 +21,7 @@ from conserje.eventlog.projection import (
     TurnInFlight,
 )
 
-__all__ = ["ChatRecord", "TurnRecord", "decode_state", "record", "state"]
+__all__ = ["ChatRecord", "TurnRecord", "decode_state", "record"]
 
 
 class TurnRecord(msgspec.Struct, kw_only=True):
@@ -75,7 +75,7 @@ def decode_state(data: bytes | memoryview | msgspec.Raw) -> ChatState:
     Raises:
         msgspec.MsgspecError: ``data`` is not such a record.
     """
-    return state(_DECODER.decode(data))
+    return _state(_DECODER.decode(data))
 
 
 def record(chat: ChatState) -> ChatRecord:
@@ -120,8 +120,7 @@ def record(chat: ChatState) -> ChatRecord:
     )
 
 
-def state(stored: ChatRecord) -> ChatState:
-    """Return the state a record stores."""
+def _state(stored: ChatRecord) -> ChatState:
     turn = stored.turn
     return ChatState(
         chat=stored.chat,

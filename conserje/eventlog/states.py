@@ -71,8 +71,8 @@ class ChatStates(MutableMapping[str, ChatState]):
     """Chat id -> :class:`ChatState`, where chats loaded from a snapshot decode on first use.
 
     It behaves as a dict of states (in insertion order); reading a chat's state, by
-    any means, decodes it once. :meth:`with_work`, :meth:`input_tokens` and
-    :meth:`stored` answer without decoding.
+    any means, decodes it once. :meth:`versions`, :meth:`with_work`,
+    :meth:`input_tokens` and :meth:`stored` answer without decoding.
 
     Args:
         states: decoded states.
