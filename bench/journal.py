@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python bench/journal.py [--quick] [--out PATH] [--runs N] [--profile]
+                                      [--only {appends,replay,boot}]...
 
 Each figure is the median of several runs, shown with its min-max spread and its ratio
 to a baseline measured in the same run, on the same disk:
@@ -20,7 +21,8 @@ to a baseline measured in the same run, on the same disk:
    read the segment files.
 
 Everything lives in temporary directories under the system temp dir, removed at the end.
-Results go to stdout (a table) and to ``bench/results/journal.json``.
+Results go to stdout (a table) and to ``bench/results/journal.json`` (with ``--only``,
+``journal-<sections>.json``, so a partial run does not replace a full run's results).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ from conserje.testing.process import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results" / "journal.json"
+SECTIONS = ("appends", "replay", "boot")
 
 WHAPI_TOKEN = "whapi-bench-token"
 GUEST_TEXT = "Hola, ¿a qué hora abre la piscina mañana? Somos cuatro."
@@ -795,18 +798,30 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", action="store_true", help="also cProfile one restore of 10^5 events"
     )
     parser.add_argument("--runs", type=int, help="runs per figure (default: 5, 3 with --quick)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable); the JSON then goes to "
+        "bench/results/journal-<sections>.json unless --out says otherwise",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.runs is not None:
         plan = dataclasses.replace(plan, runs=max(1, args.runs))
+    sections = [s for s in SECTIONS if s in (args.only or SECTIONS)]
+    if args.only and args.out == DEFAULT_OUT:
+        args.out = DEFAULT_OUT.with_name(f"journal-{'-'.join(sections)}.json")
     head = header("journal", quick=args.quick)
     report = Report()
     profile = ""
     with tempfile.TemporaryDirectory(prefix="conserje-bench-") as tmp:
         root = Path(tmp)
-        bench_appends(root, plan, report)
+        if "appends" in sections:
+            bench_appends(root, plan, report)
         data_dirs: dict[int, Path] = {}
-        for size in plan.sizes:
+        journals = "replay" in sections or "boot" in sections or args.profile
+        for size in plan.sizes if journals else ():
             log(f"writing a journal of {events_label(size)} events")
             data_dirs[size] = root / f"data-{size}"
             seconds, shape = timed(
@@ -817,12 +832,15 @@ def main(argv: list[str] | None = None) -> int:
                 "chats": plan.chats,
                 "written_in_s": round(seconds, 2),
             }
-            bench_replay(root, size, data_dirs[size] / "journal", plan, report)
+            if "replay" in sections:
+                bench_replay(root, size, data_dirs[size] / "journal", plan, report)
         if args.profile:
             log("profiling one restore of the smallest journal")
             profile = profile_restore(data_dirs[plan.sizes[0]] / "journal", root / "no-snapshots")
-        bench_boots(root, data_dirs, plan, report)
-    finish(head, report, args.out, {"runs": plan.runs, "plan": dataclasses.asdict(plan)})
+        if "boot" in sections:
+            bench_boots(root, data_dirs, plan, report)
+    extra = {"runs": plan.runs, "plan": dataclasses.asdict(plan), "sections": sections}
+    finish(head, report, args.out, extra)
     if profile:
         print("\ncProfile of restore (replay + projection), top functions by own time:")
         print(profile)

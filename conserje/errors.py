@@ -8,6 +8,7 @@ The hierarchy::
     │   ├── JournalCorrupt   a line in the middle of the journal cannot be read
     │   ├── JournalConflict  an append expected a chat version that has moved on
     │   └── JournalUnavailable  the journal cannot accept appends (stopped, or a write failed)
+    ├── SnapshotDamaged      a chat's part of a snapshot cannot be decoded
     ├── MalformedWebhook     a webhook body is not a JSON object (answered 400)
     ├── WhapiError           Whapi answered an error or could not be reached
     └── ModelError           the model could not produce a run
@@ -28,6 +29,7 @@ __all__ = [
     "JournalUnavailable",
     "MalformedWebhook",
     "ModelError",
+    "SnapshotDamaged",
     "WhapiError",
 ]
 
@@ -74,6 +76,20 @@ class JournalConflict(JournalError):
 
 class JournalUnavailable(JournalError):
     """An append cannot be made durable: the journal is stopped or has failed."""
+
+
+class SnapshotDamaged(ConserjeError):
+    """A chat's state, kept encoded since a snapshot was loaded, cannot be decoded.
+
+    The snapshot's checksum vouched for its bytes, so the writer and this reader
+    disagree on the format; the journal still holds the chat. ``chat`` is the chat id
+    (a phone number: mask it before logging).
+    """
+
+    def __init__(self, chat: str, reason: str) -> None:
+        super().__init__(f"a chat's state in the snapshot cannot be decoded: {reason}")
+        self.chat = chat
+        self.reason = reason
 
 
 class MalformedWebhook(ConserjeError):

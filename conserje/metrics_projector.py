@@ -38,7 +38,6 @@ from conserje.eventlog.events import (
     VoiceFallback,
 )
 from conserje.eventlog.jsonl import AppendedBatch
-from conserje.eventlog.projection import ChatState
 from conserje.metrics import HIGH_TOKEN_CHATS_LIMIT, Metrics
 
 __all__ = ["OTHER_TOOL", "TURN_MARKS_LIMIT", "TURN_MARKS_MAX_AGE", "MetricsProjector"]
@@ -84,10 +83,15 @@ class MetricsProjector:
         self._turns: dict[str, _TurnMarks] = {}
         self._high: set[str] = set()
 
-    def restored(self, states: Iterable[ChatState]) -> None:
-        """Seed ``high_token_threads`` from the chats' projections restored at boot."""
-        for state in states:
-            self._input_tokens(state.chat, state.last_input_tokens)
+    def restored(self, input_tokens: Iterable[tuple[str, int]]) -> None:
+        """Seed ``high_token_threads`` from the chats restored at boot.
+
+        Args:
+            input_tokens: each chat with its ``last_input_tokens``
+                (:meth:`~conserje.eventlog.states.ChatStates.input_tokens`).
+        """
+        for chat, tokens in input_tokens:
+            self._input_tokens(chat, tokens)
 
     def observe(self, batch: AppendedBatch) -> None:
         """Move the metrics for one durable batch of the journal."""

@@ -33,11 +33,11 @@ from conserje.config import Settings
 from conserje.errors import JournalCorrupt, JournalError, JournalUnavailable
 from conserje.eventlog.events import Event
 from conserje.eventlog.jsonl import JsonlJournal
-from conserje.eventlog.projection import ChatState
 from conserje.eventlog.restore import rebuild_chats, restore
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import write_snapshot
 from conserje.eventlog.snapshotter import Snapshotter
+from conserje.eventlog.states import ChatStates
 from conserje.feed import LiveFeed
 from conserje.live_stats import LiveStats
 from conserje.media.ingest import MediaIngest
@@ -205,7 +205,7 @@ class Runtime:
         self.phase = "replaying"
         try:
             restored = restore(self.journal, self.settings.snapshot_dir, self.seen)
-            self._projector.restored(restored.states.values())
+            self._projector.restored(restored.states.input_tokens())
             if restored.replayed >= self.settings.journal_snapshot_events:
                 self._snapshot(restored.states)
             self.feed.start_at(self.journal.last_seq)
@@ -228,7 +228,7 @@ class Runtime:
             "journal restored: seq %d, %d chats (%d with unfinished work), %d events replayed%s",
             self.journal.last_seq,
             len(states),
-            sum(s.has_work for s in states.values()),
+            len(states.with_work()),
             restored.replayed,
             f" after snapshot {restored.snapshot.name}" if restored.snapshot else "",
         )
@@ -240,7 +240,7 @@ class Runtime:
         """Have the ticker tick at a chat's deadline (boot creates the ticker before any)."""
         self.ticker.wake_at(at)
 
-    def _snapshot(self, states: dict[str, ChatState]) -> None:
+    def _snapshot(self, states: ChatStates) -> None:
         started = time.monotonic()
         path = write_snapshot(
             self.settings.snapshot_dir, self.journal.position(), states, self.seen.recent()

@@ -31,6 +31,7 @@ from conserje.eventlog.events import (
 )
 from conserje.eventlog.jsonl import AppendedBatch
 from conserje.eventlog.projection import ChatState
+from conserje.eventlog.states import ChatStates
 from conserje.http.app import create_app
 from conserje.metrics import (
     MESSAGE_KINDS,
@@ -320,13 +321,12 @@ def test_high_token_threads_follows_each_chats_last_run_and_resets(metrics, proj
 
 
 def test_high_token_threads_is_seeded_from_the_restored_chats(metrics, projector):
-    projector.restored(
-        [
-            ChatState(CHAT, last_input_tokens=5000),
-            ChatState(OTHER, last_input_tokens=10),
-            ChatState("34600555666@s.whatsapp.net"),
-        ]
-    )
+    states = [
+        ChatState(CHAT, last_input_tokens=5000),
+        ChatState(OTHER, last_input_tokens=10),
+        ChatState("34600555666@s.whatsapp.net"),
+    ]
+    projector.restored(ChatStates({s.chat: s for s in states}).input_tokens())
     assert value(metrics, "high_token_threads") == 1
 
 

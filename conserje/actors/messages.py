@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from conserje.eventlog.events import Event
 from conserje.eventlog.projection import ChatState
+from conserje.eventlog.states import ChatStates
 
 __all__ = [
     "Boot",
@@ -51,7 +52,7 @@ class Tick:
 class Boot:
     """Replay is done: the supervisor takes these projections and starts work."""
 
-    states: dict[str, ChatState]
+    states: ChatStates
 
 
 @dataclass(frozen=True)

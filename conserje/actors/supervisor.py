@@ -51,8 +51,10 @@ from conserje.actors.messages import (
     Tick,
 )
 from conserje.actors.turn import TurnDeps
+from conserje.errors import SnapshotDamaged
 from conserje.eventlog.events import Event, MessageReceived
 from conserje.eventlog.projection import ChatState
+from conserje.eventlog.states import ChatStates
 from conserje.logs import mask
 from conserje.metrics import MAILBOX_SAMPLE_SECONDS, Metrics
 
@@ -117,7 +119,8 @@ class Supervisor(pykka.ThreadingActor):
         self._board = board
         self._metrics = metrics or Metrics()
         self._mailboxes_sampled = float("-inf")
-        self._states: dict[str, ChatState] = {}
+        # Passivated chats' states; those restored from a snapshot are decoded on start.
+        self._states = ChatStates()
         self._actors: dict[str, pykka.ActorRef[Any]] = {}
         self._deadlines: dict[str, float] = {}
         self._early: list[Deliver] | None = []
@@ -214,10 +217,10 @@ class Supervisor(pykka.ThreadingActor):
                 self._stop_within,
             )
 
-    def _boot(self, states: dict[str, ChatState]) -> None:
+    def _boot(self, states: ChatStates) -> None:
         self._states = states
         early, self._early = self._early or [], None
-        for chat in [chat for chat, state in states.items() if state.has_work]:
+        for chat in states.with_work():
             self._hand_over(chat, None)
         for message in early:
             self._deliver(message)
@@ -276,9 +279,25 @@ class Supervisor(pykka.ThreadingActor):
             self._waiting.setdefault(chat, []).extend(held)
             self._passivate_idle(self._deps.clock.now())
         else:
+            self._start(chat, held)
+
+    def _start(self, chat: str, held: list[Any]) -> None:
+        """Start the chat's actor and hand it ``held``.
+
+        A state restored from a snapshot that cannot be decoded is rebuilt from the
+        journal instead, as a restarted chat is, with ``held`` handed over after.
+        """
+        try:
             ref = self._actor_for(chat)
-            for m in held:
-                ref.tell(m)
+        except SnapshotDamaged as exc:
+            del self._states[chat]
+            self._metrics.unexpected_errors.labels("supervisor").inc()
+            log.error("chat %s: %s; rebuilding it from the journal", mask(chat), exc.reason)
+            self._stopping[chat] = held
+            self._restarts[chat] = self._deps.clock.now()
+            return
+        for message in held:
+            ref.tell(message)
 
     def _actor_for(self, chat: str) -> pykka.ActorRef[Any]:
         ref = self._actors.get(chat)
@@ -328,7 +347,7 @@ class Supervisor(pykka.ThreadingActor):
         threshold = self._deps.token_threshold
         if not threshold:
             return
-        over = [c for c, s in self._states.items() if s.last_input_tokens > threshold]
+        over = [c for c, tokens in self._states.input_tokens() if tokens > threshold]
         for chat in [*self._actors, *over]:
             if chat not in self._stopping:
                 self._tell(chat, Compact())
@@ -352,10 +371,7 @@ class Supervisor(pykka.ThreadingActor):
         """Give free actor slots to the chats waiting longest, with what they were sent."""
         while self._waiting and self._live() < self._max_live:
             chat = next(iter(self._waiting))
-            held = self._waiting.pop(chat)
-            ref = self._actor_for(chat)
-            for message in held:
-                ref.tell(message)
+            self._start(chat, self._waiting.pop(chat))
 
     def _release(self, chat: str, ref: pykka.ActorRef[Any]) -> None:
         """Hand what was held while ``chat`` was stopping to its actor."""

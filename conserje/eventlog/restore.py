@@ -7,13 +7,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from conserje.errors import JournalCorrupt
+from conserje.errors import JournalCorrupt, SnapshotDamaged
 from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.projection import ChatState
 from conserje.eventlog.reader import read_journal
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import LoadedSnapshot, load_snapshots
+from conserje.eventlog.states import ChatStates
 
 __all__ = ["Restored", "rebuild_chats", "restore"]
 
@@ -25,12 +26,13 @@ class Restored:
     """The outcome of :func:`restore`.
 
     Attributes:
-        states: every chat's projection at the end of the journal.
+        states: every chat's projection at the end of the journal (those from the
+            snapshot that the journal after it does not touch are decoded on use).
         snapshot: the snapshot boot started from, if any.
         replayed: events read from the journal after it.
     """
 
-    states: dict[str, ChatState]
+    states: ChatStates
     snapshot: Path | None
     replayed: int
 
@@ -45,7 +47,8 @@ def restore(
     """Rebuild state from the newest snapshot that the journal confirms, else from scratch.
 
     A snapshot the journal does not chain from (restored from another backup, taken
-    past the journal's end) is skipped with a warning: the journal is the truth.
+    past the journal's end), or holding a chat the journal after it needs but that
+    cannot be decoded, is skipped with a warning: the journal is the truth.
 
     Args:
         journal: the journal to replay (not yet started).
@@ -60,9 +63,10 @@ def restore(
     for snapshot in load_snapshots(snapshot_dir):
         try:
             return _replay(journal, snapshot, seen, before_segment)
-        except JournalCorrupt as exc:
+        except (JournalCorrupt, SnapshotDamaged) as exc:
             log.warning(
-                "snapshot %s does not match the journal (%s); trying an older start",
+                "snapshot %s does not match the journal or cannot be read (%s); "
+                "trying an older start",
                 snapshot.path,
                 exc,
             )
@@ -75,15 +79,17 @@ def _replay(
     seen: SeenIds,
     before_segment: int | None,
 ) -> Restored:
-    states = dict(snapshot.states) if snapshot else {}
+    states = snapshot.states if snapshot else ChatStates()
     if snapshot:
-        seen.claim(snapshot.seen)
+        seen.load(snapshot.seen)
+    # The chats the tail touches, decoded: a dict lookup per event, as without snapshots.
+    touched: dict[str, ChatState] = {}
     count = 0
     start = snapshot.position if snapshot else None
     for event in journal.replay(start, before_segment=before_segment):
-        state = states.get(event.chat)
+        state = touched.get(event.chat)
         if state is None:
-            state = states[event.chat] = ChatState(event.chat)
+            state = touched[event.chat] = states.setdefault(event.chat, ChatState(event.chat))
         state.apply(event)
         if isinstance(event, MessageReceived):
             seen.claim((event.message_id,))

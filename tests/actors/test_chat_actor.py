@@ -21,7 +21,9 @@ from conserje.actors.turn import TurnDeps
 from conserje.assistant.responses import ResponsesModel
 from conserje.eventlog.events import MessageReceived
 from conserje.eventlog.jsonl import JsonlJournal
-from conserje.eventlog.restore import rebuild_chats
+from conserje.eventlog.restore import rebuild_chats, restore
+from conserje.eventlog.seen import SeenIds
+from conserje.eventlog.snapshot import write_snapshot
 from conserje.metrics_projector import MetricsProjector
 from conserje.testing.fake_openai import FakeOpenAI
 from conserje.testing.fake_whapi import FakeWhapi
@@ -52,6 +54,8 @@ def actor_world(
             observers.append(MetricsProjector(metrics, token_threshold=0, tool_names=[]).observe)
             supervisor_options["metrics"] = metrics
         journal = JsonlJournal(tmp_path / "journal", clock=clock.now, on_append=observers)
+        # As the server boots: from the newest snapshot and the journal after it.
+        restored = restore(journal, tmp_path / "snapshots", SeenIds())
         journal.start()
         client = openai.OpenAI(api_key="k", base_url=oa.base_url, _strict_response_validation=True)
         model = ResponsesModel(
@@ -65,7 +69,7 @@ def actor_world(
             "rebuild", functools.partial(rebuild_chats, tmp_path / "journal")
         )
         supervisor = Supervisor.start(deps, policy, board, **supervisor_options)
-        supervisor.tell(Boot({}))
+        supervisor.tell(Boot(restored.states))
         try:
             yield clock, journal, supervisor, oa, wh, board
         finally:
@@ -182,6 +186,27 @@ def test_an_idle_chat_is_passivated_and_comes_back_with_its_history(small_world)
     tick(supervisor, clock)
     assert [m.body for m in wh.sent] == ["echo: Soy Inés", "echo: ¿Cómo me llamo?"]
     assert "Soy Inés" in str(oa.created()[-1]["input"])
+
+
+def test_a_chat_a_snapshot_holds_with_a_message_waiting_is_answered_with_its_history(tmp_path):
+    with actor_world(tmp_path) as (clock, journal, supervisor, _oa, wh, _board):
+        say(journal, supervisor, GUEST, "Soy Inés")
+        clock.advance(5.1)
+        tick(supervisor, clock)
+        assert [m.body for m in wh.sent] == ["echo: Soy Inés"]
+        say(journal, supervisor, GUEST, "¿Cómo me llamo?")  # the server stops before its turn
+    before = JsonlJournal(tmp_path / "journal", clock=clock.now)
+    seen = SeenIds()
+    restored = restore(before, tmp_path / "snapshots", seen)
+    write_snapshot(tmp_path / "snapshots", before.position(), restored.states, seen.recent())
+    assert restore(before, tmp_path / "snapshots", SeenIds()).replayed == 0
+
+    with actor_world(tmp_path) as (clock, _journal, supervisor, oa, wh, _board):
+        clock.advance(25)
+        tick(supervisor, clock)
+        tick(supervisor, clock)
+        assert [m.body for m in wh.sent] == ["echo: ¿Cómo me llamo?"]
+        assert "Soy Inés" in str(oa.created()[-1]["input"])
 
 
 def test_a_message_arriving_while_its_chat_stops_is_handed_to_the_next_actor(small_world):

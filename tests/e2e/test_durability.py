@@ -9,6 +9,7 @@ import pytest
 
 from conserje.testing import payloads
 from tests.e2e.conftest import settle
+from tests.eventlog.tamper import break_chat, reseal
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,35 @@ def test_a_restart_from_a_snapshot_keeps_the_conversation(make_server, whapi_fak
     second_input = str(openai_fake.created()[1]["input"])
     assert "Llegamos el viernes" in second_input
     assert "echo: Llegamos el viernes" in second_input
+
+
+def test_a_chat_the_snapshot_cannot_give_back_is_rebuilt_from_the_journal(
+    make_server, whapi_fake, openai_fake
+):
+    server = make_server(JOURNAL_SNAPSHOT_EVENTS="1")
+    server.start()
+    whapi_fake.post_webhook(payloads.text_message(GUEST, "Llegamos el viernes"))
+    settle(server, whapi_fake, turns=1)
+    server.stop()
+    server.restart()  # replays the first turn and writes a snapshot
+    server.stop()
+    (snapshot,) = (server.data_dir / "snapshots").glob("*.snapshot")
+    # Sealed, so it loads; the chat's state is decoded only when the guest writes again.
+    reseal(snapshot, break_chat(GUEST))
+
+    server.restart()
+    whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Y el parking?"))
+    settle(server, whapi_fake, turns=2)
+    server.stop()
+
+    assert "0 events replayed after snapshot" in server.log_text()
+    (line,) = [x for x in server.log_text().splitlines() if "rebuilding it from the journal" in x]
+    assert GUEST not in line
+    second_input = str(openai_fake.created()[1]["input"])
+    assert "Llegamos el viernes" in second_input
+    assert "echo: Llegamos el viernes" in second_input
+    replies = [m.body for m in whapi_fake.sent_to(GUEST)]
+    assert replies == ["echo: Llegamos el viernes", "echo: ¿Y el parking?"]
 
 
 def test_a_damaged_journal_stops_the_start_with_advice_and_changes_nothing(

@@ -306,6 +306,17 @@ def test_the_limit_forgets_the_oldest_ids_first():
     assert "x2" not in seen
 
 
+def test_ids_loaded_from_a_snapshot_are_duplicates_and_keep_their_order_and_limit():
+    seen = SeenIds(limit=3)
+
+    seen.load(["x1", "x2", "x3", "x4"])
+    seen.load(["x3", "x4"])  # a second start tried after a first that failed
+
+    assert seen.recent() == ["x2", "x3", "x4"]
+    assert seen.claim(["x3", "x4", "x1"]) == {"x1"}
+    assert seen.recent() == ["x3", "x4", "x1"]
+
+
 def test_concurrent_claims_win_each_id_exactly_once():
     ids = [f"id-{n}" for n in range(1000)]
     seen = SeenIds()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import shutil
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conserje.errors import JournalCorrupt
+from conserje.errors import JournalCorrupt, SnapshotDamaged
 from conserje.eventlog.events import (
     MediaRef,
     MediaTranscribed,
@@ -22,6 +23,7 @@ from conserje.eventlog.events import (
     ThreadCompacted,
     TurnFinished,
     TurnStarted,
+    Usage,
 )
 from conserje.eventlog.jsonl import JsonlJournal
 from conserje.eventlog.projection import ChatState, guest_words
@@ -30,7 +32,9 @@ from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.snapshot import KEEP, write_snapshot
 from conserje.eventlog.snapshotter import Snapshotter
 from conserje.testing.wait import wait_for
+from tests.eventlog.tamper import break_chat, reseal
 
+FIXTURES = Path(__file__).parent / "fixtures"
 CHATS = [f"3460000000{n}@s.whatsapp.net" for n in range(3)]
 
 
@@ -250,14 +254,12 @@ def test_a_fold_that_fails_is_logged_and_the_snapshotter_goes_on(tmp_path, caplo
 def test_a_snapshot_from_before_a_field_existed_still_loads(tmp_path):
     live = build(tmp_path, [turn_events(CHATS[0], 1), "snap"])
     (path,) = (tmp_path / "snapshots").glob("*.snapshot")
-    body, _, _ = path.read_bytes().rpartition(b"\n#blake2b:")
-    older = json.loads(body)
-    for chat in older["chats"]:
-        del chat["presence_subscribed"], chat["last_input_tokens"]
-    body = json.dumps(older).encode()
-    digest = hashlib.blake2b(body, digest_size=16).hexdigest().encode()
-    path.write_bytes(body + b"\n#blake2b:" + digest + b"\n")
 
+    def drop_fields(snapshot):
+        for stored in snapshot["states"]:
+            del stored["state"]["presence_subscribed"], stored["state"]["last_input_tokens"]
+
+    reseal(path, drop_fields)
     restored = restored_from(tmp_path)
     assert restored.snapshot == path
     assert restored.states[CHATS[0]].history == live[CHATS[0]].history
@@ -297,3 +299,94 @@ def test_a_transcribed_voice_note_and_an_unsent_voice_reply_survive_a_snapshot(t
     assert state.turn.audio == {0: "voice_1_1.ogg"}
     unprocessed = "(the guest sent an image that was not processed) grifo"
     assert guest_words(state.pending["p1"]) == unprocessed
+
+
+def test_a_snapshot_written_with_schema_1_still_loads(tmp_path):
+    # Written by the schema-1 writer (commit abcea9d): one chat compacted on the server,
+    # one with a turn unfinished, one with a message waiting, then a turn after it.
+    shutil.copytree(FIXTURES / "snapshot-schema1", tmp_path, dirs_exist_ok=True)
+    (path,) = (tmp_path / "snapshots").glob("*.snapshot")
+    assert b'"schema":1' in path.read_bytes()
+    seen = SeenIds()
+
+    restored = restore(JsonlJournal(tmp_path / "journal", clock=clock), path.parent, seen)
+
+    full = restore(JsonlJournal(tmp_path / "journal", clock=clock), tmp_path / "none", SeenIds())
+    assert restored.snapshot == path
+    assert restored.replayed == 7
+    assert restored.states == full.states
+    assert restored.states.with_work() == [CHATS[1], CHATS[2]]
+    assert restored.states[CHATS[0]].compacted[0]["id"] == "cmp_1"
+    assert {"m4-34600000001", "m5-pending", "m6-34600000000"} <= set(seen.recent())
+
+
+def test_boot_reads_what_it_needs_of_a_snapshot_without_decoding_any_chat(tmp_path):
+    used = RunFinished(
+        chat=CHATS[0], turn_id="t9", status="completed", text="ok", usage=Usage(input_tokens=900)
+    )
+    steps = turn_events(CHATS[0], 9)
+    steps[3] = used
+    live = build(tmp_path, [steps, turn_events(CHATS[1], 2, finished=False), "snap"])
+    (path,) = (tmp_path / "snapshots").glob("*.snapshot")
+    reseal(path, break_chat(CHATS[0]))
+
+    states = restored_from(tmp_path).states
+
+    assert len(states) == 2
+    assert CHATS[0] in states
+    assert states.with_work() == [CHATS[1]]
+    assert dict(states.input_tokens()) == {CHATS[0]: 900, CHATS[1]: 0}
+    assert states[CHATS[1]] == live[CHATS[1]]
+    with pytest.raises(SnapshotDamaged):
+        states[CHATS[0]]
+
+
+def test_a_chat_that_cannot_be_decoded_when_the_journal_after_needs_it_means_an_older_start(
+    tmp_path, caplog
+):
+    plan = [turn_events(CHATS[0], 1), "snap", turn_events(CHATS[1], 2), "snap"]
+    live = build(tmp_path, [*plan, turn_events(CHATS[0], 3)])
+    newest = sorted((tmp_path / "snapshots").glob("*.snapshot"))[-1]
+    reseal(newest, break_chat(CHATS[0]))
+
+    with caplog.at_level(logging.WARNING):
+        restored = restored_from(tmp_path)
+
+    assert f"snapshot {newest} does not match the journal or cannot be read" in caplog.text
+    assert restored.snapshot not in (None, newest)
+    assert restored.states == live
+
+
+def test_a_chat_altered_inside_a_snapshot_fails_the_whole_snapshots_checksum(tmp_path, caplog):
+    live = build(tmp_path, [turn_events(CHATS[0], 1), turn_events(CHATS[1], 2), "snap"])
+    (path,) = (tmp_path / "snapshots").glob("*.snapshot")
+    path.write_bytes(path.read_bytes().replace(b"respuesta 2", b"respuesta X"))
+
+    with caplog.at_level(logging.WARNING):
+        restored = restored_from(tmp_path)
+
+    assert "checksum does not match" in caplog.text
+    assert restored.snapshot is None
+    assert restored.states == live
+
+
+def test_a_snapshot_of_restored_states_keeps_chats_never_decoded_and_those_changed(tmp_path):
+    live = build(tmp_path, [turn_events(CHATS[0], 1), turn_events(CHATS[1], 2), "snap"])
+    (first,) = (tmp_path / "snapshots").glob("*.snapshot")
+    restored = restored_from(tmp_path)
+    restored.states[CHATS[1]].guest_name = "Ana"  # decoded, and changed
+    journal = JsonlJournal(tmp_path / "journal", clock=clock)
+    for _ in journal.replay():
+        pass
+
+    second = write_snapshot(tmp_path / "next", journal.position(), restored.states, [])
+
+    def stored(path, chat):
+        body = path.read_bytes().rpartition(b"\n#blake2b:")[0]
+        (entry,) = [s for s in json.loads(body)["states"] if s["chat"] == chat]
+        return entry["state"]
+
+    assert stored(second, CHATS[0]) == stored(first, CHATS[0])
+    assert stored(second, CHATS[1])["guest_name"] == "Ana"
+    again = restore(JsonlJournal(tmp_path / "journal", clock=clock), second.parent, SeenIds())
+    assert again.states[CHATS[0]] == live[CHATS[0]]
