@@ -14,6 +14,7 @@ from conserje.errors import JournalCorrupt, JournalUnavailable
 from conserje.eventlog.events import MessageReceived, TurnFinished
 from conserje.eventlog.jsonl import JsonlJournal, Position
 from conserje.eventlog.segments import list_segments, segment_path
+from conserje.testing.wait import wait_for
 
 CHAT = "34600111222@s.whatsapp.net"
 
@@ -240,6 +241,8 @@ def test_a_segment_that_cannot_be_created_is_fatal_and_refuses_later_appends(tmp
     journal.append([message("b" * 5000)])
     with pytest.raises(JournalUnavailable):
         journal.append([message("c")])
+    # The journal refuses appends as soon as it has failed; on_fatal runs just after.
+    wait_for(lambda: failures, timeout=5, what="on_fatal called")
     assert len(failures) == 1
     assert journal.failure is not None
     journal.close()
