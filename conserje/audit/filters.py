@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conserje.audit.vocabulary import type_name
+from conserje.chat_ids import BadChatId, chat_or_number
 from conserje.eventlog.events import Event
-from conserje.whapi.chat_ids import BadChatId, chat_or_number
 
 __all__ = ["EventFilter", "parse_chat", "parse_time"]
 

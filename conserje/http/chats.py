@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import falcon
 
+from conserje.chat_ids import BadChatId, chat_id
 from conserje.errors import JournalUnavailable
 from conserje.eventlog.events import ContextReset, Event, HandoffEnded, HandoffStarted
 from conserje.http.auth import require_admin
 from conserje.runtime import Runtime
-from conserje.whapi.chat_ids import BadChatId, chat_id
 
 __all__ = [
     "MAX_PAUSE_MINUTES",

@@ -16,12 +16,12 @@ import falcon
 from conserje.audit.filters import EventFilter
 from conserje.audit.record import story_record
 from conserje.audit.source import read_events
+from conserje.chat_ids import chat_or_number
 from conserje.errors import JournalCorrupt
 from conserje.eventlog.events import Event
 from conserje.http.auth import require_admin
 from conserje.http.chats import chat_in_path
 from conserje.runtime import Runtime
-from conserje.whapi.chat_ids import chat_or_number
 
 __all__ = ["MAX_READS", "TIMELINE_LIMIT", "TIMELINE_MAX", "TimelineResource"]
 

@@ -8,8 +8,8 @@ from importlib import resources
 import falcon.inspect
 import yaml
 
+from conserje.chat_ids import CHAT_ID_PATTERN, CHAT_OR_NUMBER_PATTERN
 from conserje.http.app import create_app
-from conserje.whapi.chat_ids import CHAT_ID_PATTERN, CHAT_OR_NUMBER_PATTERN
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

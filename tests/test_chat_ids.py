@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conserje.whapi.chat_ids import BadChatId, chat_id, chat_or_number
+from conserje.chat_ids import BadChatId, chat_id, chat_or_number
 
 FULL_IDS = [
     "34600111222@s.whatsapp.net",
