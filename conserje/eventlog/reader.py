@@ -156,6 +156,7 @@ class _Scan:
         self._versions: dict[str, int] = {}
 
     def runs(self) -> Iterator[_Run]:
+        """Yield the journal's checked lines in order, a block or an append at a time."""
         segments = list_segments(self.directory)
         self.segments = len(segments)
         self.bytes = _size(segments)
