@@ -58,8 +58,8 @@ _SECRET = re.compile(r"\b(sk-[A-Za-z0-9_-]{4})[A-Za-z0-9_-]+")
 
 _turn: contextvars.ContextVar[str] = contextvars.ContextVar("conserje_turn", default="")
 
-_VERDICT = "conserje_repeat_verdict"
-"""The record attribute holding :class:`RepeatFilter`'s verdict on it."""
+_VERDICTS = "conserje_repeat_verdicts"
+"""The record attribute holding each :class:`RepeatFilter`'s verdict on it, by filter."""
 
 _filters: list[logging.Filter] = []
 """The filters of the log's handler, for the handlers :func:`add_handler` adds."""
@@ -89,7 +89,7 @@ class RepeatFilter(logging.Filter):
     (before its arguments), so "chat X failed" for many chats counts as one message.
     The record let through after a quiet spell carries ``suppressed``, the count of
     those held back, which the formatters print (see :func:`held_back`). A record is
-    judged once: handlers that share the filter all write it or all hold it back.
+    judged once by each filter: handlers that share one all write it or all hold it back.
 
     Args:
         window: seconds; 0 lets everything through.
@@ -106,10 +106,10 @@ class RepeatFilter(logging.Filter):
         """Tell whether ``record`` is written; count it when it is held back."""
         if self._window <= 0 or record.levelno < logging.WARNING:
             return True
-        verdict = getattr(record, _VERDICT, None)
+        verdicts: dict[int, bool] = record.__dict__.setdefault(_VERDICTS, {})
+        verdict = verdicts.get(id(self))
         if verdict is None:
-            verdict = self._judge(record)
-            setattr(record, _VERDICT, verdict)
+            verdict = verdicts[id(self)] = self._judge(record)
         return verdict
 
     def _judge(self, record: logging.LogRecord) -> bool:

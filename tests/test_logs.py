@@ -349,3 +349,14 @@ def test_a_repeat_filter_shared_by_handlers_judges_each_record_once():
         "depth 1",
         "depth 3 (and 1 more like it, suppressed)",
     ]
+
+
+def test_separate_repeat_filters_judge_the_same_record_each_on_its_own():
+    seen_before, fresh = RepeatFilter(60.0, clock=Clock()), RepeatFilter(60.0, clock=Clock())
+    earlier = logging.LogRecord("x", logging.WARNING, __file__, 1, "same %d", (1,), None)
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "same %d", (2,), None)
+    assert seen_before.filter(earlier)
+
+    assert seen_before.filter(record) is False
+    assert fresh.filter(record) is True
+    assert seen_before.filter(record) is False  # judged once: asking again changes nothing
