@@ -19,6 +19,8 @@ to a baseline measured in the same run, on the same disk:
 3. Boot: process start to ``/ready`` 200 of the real ``conserje serve``, first without
    a snapshot, then again with the snapshot the first boot wrote, against the time to
    read the segment files.
+4. Verify: events/s of ``verify_journal()`` (what ``conserje log verify`` runs, every
+   line's seal checked) against ``replay()`` of the same journal.
 
 Everything lives in temporary directories under the system temp dir, removed at the end.
 Results go to stdout (a table) and to ``bench/results/journal.json`` (with ``--only``,
@@ -73,6 +75,7 @@ from conserje.eventlog.events import (
 )
 from conserje.eventlog.jsonl import DEFAULT_SEGMENT_BYTES, JsonlJournal
 from conserje.eventlog.projection import ChatState
+from conserje.eventlog.reader import verify_journal
 from conserje.eventlog.restore import restore
 from conserje.eventlog.seen import SeenIds
 from conserje.eventlog.segments import list_segments, write_digest
@@ -788,6 +791,50 @@ def judge_boot(results: dict[str, Any], report: Report) -> None:
     )
 
 
+# == 4. verify ===============================================================================
+
+
+def replay_only(directory: Path) -> int:
+    """Replay the journal, keeping nothing; return the events read."""
+    return sum(1 for _ in JsonlJournal(directory, clock=time.time).replay())
+
+
+def bench_verify(size: int, journal_dir: Path, plan: Plan, report: Report) -> None:
+    """Section 4: ``verify_journal()`` against ``replay()`` of the same journal."""
+    runs: dict[str, list[float]] = {"replay": [], "verify": []}
+    for run in range(plan.runs):
+        log(f"verify: {events_label(size)} events, run {run + 1}/{plan.runs}")
+        seconds, count = timed(lambda: replay_only(journal_dir))
+        runs["replay"].append(seconds)
+        seconds, verified = timed(lambda: verify_journal(journal_dir))
+        runs["verify"].append(seconds)
+        if count != size or not verified.ok or verified.events != size:
+            raise RuntimeError(f"replayed {count}, verified {verified} of {size} events")
+    rate = {k: summarize([size / s for s in v]) for k, v in runs.items()}
+    seconds = {k: summarize(v) for k, v in runs.items()}
+    label = events_label(size)
+    report.row(
+        "verify",
+        f"{label} events, verify_journal() events/s",
+        rate["verify"],
+        fmt_rate,
+        ("replay()", rate["replay"]),
+    )
+    report.row(
+        "verify",
+        f"{label} events, verify_journal() time",
+        seconds["verify"],
+        fmt_seconds,
+        ("replay()", seconds["replay"]),
+    )
+    report.data.setdefault("verify", {})[str(size)] = {
+        "verify_s": seconds["verify"].to_json(),
+        "replay_s": seconds["replay"].to_json(),
+        "verify_events_per_s": rate["verify"].to_json(),
+        "ratio_verify_vs_replay_time": seconds["verify"].ratio(seconds["replay"]),
+    }
+
+
 # == main =================================================================================
 
 
@@ -834,6 +881,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             if "replay" in sections:
                 bench_replay(root, size, data_dirs[size] / "journal", plan, report)
+                bench_verify(size, data_dirs[size] / "journal", plan, report)
         if args.profile:
             log("profiling one restore of the smallest journal")
             profile = profile_restore(data_dirs[plan.sizes[0]] / "journal", root / "no-snapshots")

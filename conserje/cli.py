@@ -10,7 +10,7 @@ from conserje import __version__
 from conserje.audit import add_log_arguments, run_log
 from conserje.config import load_settings
 from conserje.errors import ConfigError
-from conserje.logs import configure_logging
+from conserje.logs import configure_server_logging
 
 __all__ = ["main"]
 
@@ -69,17 +69,7 @@ def _serve() -> int:
             print(f"conserje: {problem}", file=sys.stderr)
         print("conserje: not started; fix the settings above and try again", file=sys.stderr)
         return 2
-    configure_logging(
-        settings.log_level,
-        settings.log_format,
-        settings.log_repeat_window_ms / 1000,
-        secrets=(
-            settings.openai_api_key,
-            settings.whapi_token,
-            settings.webhook_token,
-            settings.admin_token,
-        ),
-    )
+    configure_server_logging(settings)
     from conserje.server import serve  # noqa: PLC0415 - keep `--help` and config errors fast
 
     return serve(settings)

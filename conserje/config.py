@@ -91,6 +91,7 @@ class Settings:
     openai_tts_voice: str
     http_connection_limit: int
     http_read_timeout_ms: int
+    dashboard_stream_ms: int
     log_format: str
     log_repeat_window_ms: int
 
@@ -284,6 +285,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_tts_voice=r.text("OPENAI_TTS_VOICE", "marin") or "marin",
         http_connection_limit=r.integer("HTTP_CONNECTION_LIMIT", 1_000, 10, 100_000),
         http_read_timeout_ms=r.integer("HTTP_READ_TIMEOUT_MS", 15_000, 1_000, 600_000),
+        dashboard_stream_ms=r.integer("DASHBOARD_STREAM_MS", 30_000, 1_000, 3_600_000),
         log_format=r.choice("LOG_FORMAT", "text", LOG_FORMATS),
         log_repeat_window_ms=r.integer("LOG_REPEAT_WINDOW_MS", 60_000, 0, 86_400_000),
     )

@@ -3,8 +3,11 @@
 Every line is masked after it is formatted, so phone numbers and tokens are hidden
 wherever they appear: in the message, its arguments, or an exception's traceback. A
 warning repeated many times (the same logger and message template) is written at most
-once per window; the next one written says how many were held back. Lines logged while
-a turn runs carry its id (the turn's trace id), so ``grep`` finds a turn's whole story.
+once per window; the next one written says how many were held back. That holds for
+every handler added with :func:`add_handler` too (the dashboard's latest warnings), so a
+burst such as Waitress's "Task queue depth is N", one per queued request, is one line
+everywhere. Lines logged while a turn runs carry its id (the turn's trace id), so
+``grep`` finds a turn's whole story.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conserje.config import Settings
 
 __all__ = [
     "LOG_FORMATS",
@@ -28,7 +35,10 @@ __all__ = [
     "RepeatFilter",
     "TextFormatter",
     "TurnFilter",
+    "add_handler",
     "configure_logging",
+    "configure_server_logging",
+    "held_back",
     "mask",
     "turn_context",
 ]
@@ -47,6 +57,12 @@ _BEARER = re.compile(r"(Bearer\s+)[^\s\"']+", re.IGNORECASE)
 _SECRET = re.compile(r"\b(sk-[A-Za-z0-9_-]{4})[A-Za-z0-9_-]+")
 
 _turn: contextvars.ContextVar[str] = contextvars.ContextVar("conserje_turn", default="")
+
+_VERDICTS = "conserje_repeat_verdicts"
+"""The record attribute holding each :class:`RepeatFilter`'s verdict on it, by filter."""
+
+_filters: list[logging.Filter] = []
+"""The filters of the log's handler, for the handlers :func:`add_handler` adds."""
 
 
 def mask(text: str) -> str:
@@ -72,7 +88,8 @@ class RepeatFilter(logging.Filter):
     Records below WARNING always pass. The key is the logger and the message template
     (before its arguments), so "chat X failed" for many chats counts as one message.
     The record let through after a quiet spell carries ``suppressed``, the count of
-    those held back, which the formatters print.
+    those held back, which the formatters print (see :func:`held_back`). A record is
+    judged once by each filter: handlers that share one all write it or all hold it back.
 
     Args:
         window: seconds; 0 lets everything through.
@@ -89,6 +106,13 @@ class RepeatFilter(logging.Filter):
         """Tell whether ``record`` is written; count it when it is held back."""
         if self._window <= 0 or record.levelno < logging.WARNING:
             return True
+        verdicts: dict[int, bool] = record.__dict__.setdefault(_VERDICTS, {})
+        verdict = verdicts.get(id(self))
+        if verdict is None:
+            verdict = verdicts[id(self)] = self._judge(record)
+        return verdict
+
+    def _judge(self, record: logging.LogRecord) -> bool:
         key = (record.name, str(record.msg))
         now = self._clock()
         seen = self._seen.get(key)
@@ -102,6 +126,12 @@ class RepeatFilter(logging.Filter):
         if seen is not None and seen[1]:
             record.suppressed = seen[1]
         return True
+
+
+def held_back(record: logging.LogRecord) -> str:
+    """Say how many records like ``record`` were held back before it (``""`` for none)."""
+    suppressed = getattr(record, "suppressed", 0)
+    return f" (and {suppressed} more like it, suppressed)" if suppressed else ""
 
 
 class _MaskingFormatter(logging.Formatter):
@@ -134,10 +164,7 @@ class TextFormatter(_MaskingFormatter):
         turn = getattr(record, "turn", "")
         line = f"{self.formatTime(record)} {record.levelname:<7} {record.name}: "
         line += f"[turn {turn}] " if turn else ""
-        line += record.getMessage()
-        suppressed = getattr(record, "suppressed", 0)
-        if suppressed:
-            line += f" (and {suppressed} more like it, suppressed)"
+        line += record.getMessage() + held_back(record)
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return self._mask(line)
@@ -198,11 +225,38 @@ def configure_logging(
     handler = logging.StreamHandler(sys.stderr)
     formatter = JsonFormatter(secrets) if fmt == "json" else TextFormatter(secrets)
     handler.setFormatter(formatter)
-    handler.addFilter(RepeatFilter(repeat_window))
-    handler.addFilter(TurnFilter())
+    _filters[:] = [RepeatFilter(repeat_window), TurnFilter()]
+    for log_filter in _filters:
+        handler.addFilter(log_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # One line per HTTP call drowns the story of a turn; failures are logged by callers.
     for noisy in ("httpx2", "httpcore2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def configure_server_logging(settings: Settings) -> None:
+    """Configure logging as ``settings`` say (``LOG_*``), hiding the server's secrets."""
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        settings.log_repeat_window_ms / 1000,
+        secrets=(
+            settings.openai_api_key,
+            settings.whapi_token,
+            settings.webhook_token,
+            settings.admin_token,
+        ),
+    )
+
+
+def add_handler(handler: logging.Handler) -> None:
+    """Add ``handler`` to the root logger behind the log's own filters.
+
+    It then holds back the same repeats as the log (the very same records) and sees
+    each line's turn; before :func:`configure_logging`, it is added with no filter.
+    """
+    for log_filter in _filters:
+        handler.addFilter(log_filter)
+    logging.getLogger().addHandler(handler)

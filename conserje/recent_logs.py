@@ -7,7 +7,7 @@ import logging
 from collections import deque
 from typing import Any
 
-from conserje.logs import mask
+from conserje.logs import held_back, mask
 
 __all__ = ["RECENT_LOGS_CAPACITY", "RecentLogs"]
 
@@ -20,7 +20,9 @@ class RecentLogs(logging.Handler):
 
     Each record is kept as a small dict (``id``, ``ts``, ``level``, ``logger``,
     ``message``), its message masked with :func:`conserje.logs.mask` whatever the other
-    handlers do, and an exception's type and message added to it.
+    handlers do, and an exception's type and message added to it. Added with
+    :func:`conserje.logs.add_handler`, it holds back repeats as the log does, and its
+    record says how many were held back as the log's line does.
 
     Args:
         capacity: records kept at most.
@@ -35,7 +37,7 @@ class RecentLogs(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Keep ``record`` (called by :meth:`logging.Handler.handle`, under the handler's lock)."""
         try:
-            message = record.getMessage()
+            message = record.getMessage() + held_back(record)
             if record.exc_info and record.exc_info[1] is not None:
                 exc = record.exc_info[1]
                 message += f" ({type(exc).__name__}: {exc})"

@@ -18,6 +18,7 @@ from conserje.config import Settings
 from conserje.http.app import create_app
 from conserje.http.channel import use_guarded_channels
 from conserje.http.live import MAX_STREAMS
+from conserje.logs import add_handler
 from conserje.runtime import Runtime
 from conserje.uncaught import watch_threads
 
@@ -98,7 +99,7 @@ def serve(
         signal.raise_signal(signal.SIGTERM)
 
     runtime = Runtime(settings, on_fatal=on_fatal)
-    logging.getLogger().addHandler(runtime.recent_logs)
+    add_handler(runtime.recent_logs)
     unwatch = watch_threads(runtime.metrics)
     ensure_descriptors(settings.http_connection_limit)
     read_timeout = math.ceil(settings.http_read_timeout_ms / 1000)

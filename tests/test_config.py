@@ -41,6 +41,7 @@ SETTING_NAMES = (
     "LOG_LEVEL",
     "HTTP_CONNECTION_LIMIT",
     "HTTP_READ_TIMEOUT_MS",
+    "DASHBOARD_STREAM_MS",
 )
 
 
@@ -78,6 +79,7 @@ def test_minimal_env_gives_the_documented_defaults(env, tmp_path):
     assert settings.openai_base_url is None
     assert settings.webhook_token is None
     assert settings.admin_token is None
+    assert settings.dashboard_stream_ms == 30_000
     assert settings.instructions == DEFAULT_INSTRUCTIONS
     assert settings.openai_api_key == "sk-test-0123456789abcdef"
     assert settings.whapi_token == "whapi-token-for-tests"
@@ -140,6 +142,7 @@ def test_valid_overrides_are_read(env):
         ("VOICE_REPLIES", "sometimes"),
         ("HTTP_CONNECTION_LIMIT", "5"),
         ("HTTP_READ_TIMEOUT_MS", "500"),
+        ("DASHBOARD_STREAM_MS", "500"),
     ],
 )
 def test_each_bad_value_gives_one_problem_naming_the_variable(env, name, value):

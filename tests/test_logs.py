@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
+import threading
 
 import pytest
+from waitress.task import ThreadedTaskDispatcher
 
 from conserje.logs import (
     REPEAT_KEYS_LIMIT,
@@ -15,9 +18,13 @@ from conserje.logs import (
     RepeatFilter,
     TextFormatter,
     TurnFilter,
+    add_handler,
+    configure_logging,
     mask,
     turn_context,
 )
+from conserje.recent_logs import RecentLogs
+from conserje.testing.wait import wait_for
 
 
 def test_a_chat_id_keeps_a_prefix_and_the_last_two_digits():
@@ -251,3 +258,105 @@ def test_the_server_s_own_secrets_are_hidden_wherever_they_appear(formatter_clas
     assert "whapi-token" not in line
     assert "/hook/****" in line
     assert "(abc)" in line  # too short to be a secret worth garbling text for
+
+
+@pytest.fixture
+def root_logging():
+    """Put the root logger back as it was after a test configures it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+class Counted(logging.Handler):
+    """Counts the records that reach it, unfiltered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+class Blocked:
+    """A Waitress task that holds its thread until ``gate`` opens."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        self.gate = gate
+
+    def service(self) -> None:
+        self.gate.wait(10)
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_waitress_s_queue_warnings_are_one_line_in_the_log_and_one_on_the_dashboard(
+    capsys, root_logging
+):
+    configure_logging("WARNING", "text", 60.0)
+    recent = RecentLogs()
+    add_handler(recent)
+    raw = Counted()
+    waitress_queue = logging.getLogger("waitress.queue")
+    waitress_queue.addHandler(raw)
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(1)
+    gate = threading.Event()
+    try:
+        # The real dispatcher warns once per task that finds no idle thread.
+        for _ in range(50):
+            dispatcher.add_task(Blocked(gate))
+    finally:
+        gate.set()
+        wait_for(lambda: not dispatcher.queue, what="the queue drained")
+        dispatcher.shutdown()
+        waitress_queue.removeHandler(raw)
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert raw.count >= 48
+    depth = re.search(r" WARNING waitress.queue: (Task queue depth is \d+)$", line)
+    assert depth is not None, line
+    assert [r["message"] for r in recent.records()] == [depth.group(1)]
+
+
+def test_a_repeat_filter_shared_by_handlers_judges_each_record_once():
+    clock = Clock()
+    repeat = RepeatFilter(60.0, clock=clock)
+    logger = logging.getLogger("conserje.tests.shared")
+    logger.propagate = False
+    streams = [io.StringIO(), io.StringIO()]
+    handlers = [logging.StreamHandler(stream) for stream in streams]
+    for handler in handlers:
+        handler.setFormatter(TextFormatter())
+        handler.addFilter(repeat)
+        logger.addHandler(handler)
+    try:
+        logger.warning("depth %d", 1)
+        logger.warning("depth %d", 2)
+        clock.now += 61
+        logger.warning("depth %d", 3)
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+
+    first, second = (stream.getvalue().splitlines() for stream in streams)
+    assert first == second
+    assert [line.partition("shared: ")[2] for line in first] == [
+        "depth 1",
+        "depth 3 (and 1 more like it, suppressed)",
+    ]
+
+
+def test_separate_repeat_filters_judge_the_same_record_each_on_its_own():
+    seen_before, fresh = RepeatFilter(60.0, clock=Clock()), RepeatFilter(60.0, clock=Clock())
+    earlier = logging.LogRecord("x", logging.WARNING, __file__, 1, "same %d", (1,), None)
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "same %d", (2,), None)
+    assert seen_before.filter(earlier)
+
+    assert seen_before.filter(record) is False
+    assert fresh.filter(record) is True
+    assert seen_before.filter(record) is False  # judged once: asking again changes nothing

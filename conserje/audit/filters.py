@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conserje.audit.vocabulary import type_name
+from conserje.chat_ids import BadChatId, chat_or_number
 from conserje.eventlog.events import Event
 
-__all__ = ["EventFilter", "parse_time"]
+__all__ = ["EventFilter", "parse_chat", "parse_time"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -37,6 +38,18 @@ def parse_time(text: str, now: Callable[[], float] = time.time) -> float:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time: use 2026-11-22, 2026-11-22T10:00, or 30m, 2h, 7d ago"
         ) from None
+
+
+def parse_chat(text: str) -> str:
+    """Return ``text`` if it names a chat: its full id or its phone digits (an argparse ``type``).
+
+    Raises:
+        argparse.ArgumentTypeError: it names none, with what a chat id looks like.
+    """
+    try:
+        return chat_or_number(text)
+    except BadChatId as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @dataclass(frozen=True)

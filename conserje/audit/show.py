@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from conserje.audit.filters import EventFilter, parse_time
+from conserje.audit.filters import EventFilter, parse_chat, parse_time
 from conserje.audit.format import local_time
 from conserje.audit.narrate import narrate
 from conserje.audit.problems import damaged, say
@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``log show`` to ``parser``."""
     parser.add_argument(
         "--chat",
+        type=parse_chat,
         help="only this chat: its full id (34600111222@s.whatsapp.net) or its phone digits; "
         "the chat is then shown unmasked",
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from conserje.audit.filters import EventFilter
+from conserje.audit.filters import EventFilter, parse_chat
 from conserje.audit.narrate import narrate
 from conserje.audit.problems import damaged, say
 from conserje.audit.source import AuditError, read_events
@@ -155,6 +155,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--chat",
+        type=parse_chat,
         help="the latest turn of this chat: its full id or its phone digits "
         "(the chat is then shown unmasked)",
     )

@@ -22,7 +22,7 @@ from conserje.demo.brain import DemoBrain
 from conserje.demo.media import VOICE_TRANSCRIPT
 from conserje.demo.simulator import demo_routes
 from conserje.errors import ConfigError
-from conserje.logs import configure_logging
+from conserje.logs import configure_server_logging
 from conserje.testing.fake_openai import FakeOpenAI
 from conserje.testing.fake_whapi import FakeWhapi
 
@@ -89,7 +89,7 @@ def _run(port: int, directory: Path, temporary: bool) -> int:
             for problem in exc.problems:
                 print(f"conserje demo: {problem}", file=sys.stderr)
             return 2
-        configure_logging(settings.log_level)
+        configure_server_logging(settings)
         from conserje.server import serve  # noqa: PLC0415 - as `conserje serve` does
 
         def announce() -> None:

@@ -61,7 +61,15 @@ from conserje.eventlog.segments import (
     write_digest,
 )
 
-__all__ = ["DEFAULT_SEGMENT_BYTES", "AppendedBatch", "JsonlJournal", "PendingAppend", "Position"]
+__all__ = [
+    "DEFAULT_SEGMENT_BYTES",
+    "AppendedBatch",
+    "JsonlJournal",
+    "PendingAppend",
+    "Position",
+    "appends_end",
+    "check_block",
+]
 
 log = logging.getLogger(__name__)
 
@@ -292,10 +300,12 @@ class JsonlJournal:
         :meth:`_replay_precisely`, which names the bad line or cuts the unfinished tail.
         """
         offset, lineno = self._skip_known(data, segment.first_seq)
-        while (stop := _appends_end(data, offset)) > offset:
-            events = self._checked_block(data[offset:stop])
-            if events is None:
+        while (stop := appends_end(data, offset)) > offset:
+            checked = check_block(data[offset:stop], self._seq, self._h, self._versions)
+            if checked is None:
                 break
+            events, self._h = checked
+            self._seq += len(events)
             yield events
             offset, lineno = stop, lineno + len(events)
         yield from self._replay_precisely(segment, data, offset, lineno, last=last)
@@ -308,28 +318,6 @@ class JsonlJournal:
             if not offset:
                 return len(data), 1
         return offset, max(self._seq - first_seq + 1, 0) + 1
-
-    def _checked_block(self, block: bytes) -> list[Event] | None:
-        """Return the events of a block of whole appends, or ``None`` if any check fails."""
-        h = chain_end(block, self._h)
-        if h is None:
-            return None
-        try:
-            events = decode_block(block)
-        except BadLine:
-            return None
-        seq = self._seq
-        if list(map(_SEQ, events)) != list(range(seq + 1, seq + 1 + len(events))):
-            return None
-        committed, moved = self._versions, {}
-        for event in events:
-            chat = event.chat
-            if event.version != (moved.get(chat) or committed.get(chat, 0)) + 1:
-                return None
-            moved[chat] = event.version
-        committed.update(moved)
-        self._seq, self._h = seq + len(events), h
-        return events
 
     def _replay_precisely(
         self, segment: Segment, data: bytes, offset: int, lineno: int, *, last: bool
@@ -566,7 +554,45 @@ class JsonlJournal:
             self._on_fatal(exc)
 
 
-def _appends_end(data: bytes, offset: int) -> int:
+def check_block(
+    block: bytes, seq: int, h: str, versions: dict[str, int]
+) -> tuple[list[Event], str] | None:
+    """Check a block of whole appends that follows ``seq`` and hash ``h``, in one tight pass.
+
+    The checks of reading line by line (each line's seal and its chain link, then
+    ``seq`` and each chat's version over the decoded events), at a fraction of the
+    cost; shared by replay and ``conserje log verify``.
+
+    Args:
+        block: whole appends (see :func:`appends_end`).
+        seq: the ``seq`` of the line before the block.
+        h: the hash of the line before the block.
+        versions: each chat's version before the block; brought up to date on success.
+
+    Returns:
+        The block's events and its last line's hash; ``None`` (``versions`` untouched)
+        when any check fails, without saying which: reading line by line says.
+    """
+    end = chain_end(block, h)
+    if end is None:
+        return None
+    try:
+        events = decode_block(block)
+    except BadLine:
+        return None
+    if list(map(_SEQ, events)) != list(range(seq + 1, seq + 1 + len(events))):
+        return None
+    moved: dict[str, int] = {}
+    for event in events:
+        chat = event.chat
+        if event.version != (moved.get(chat) or versions.get(chat, 0)) + 1:
+            return None
+        moved[chat] = event.version
+    versions.update(moved)
+    return events, end
+
+
+def appends_end(data: bytes, offset: int) -> int:
     """Return where a block of about ``_BLOCK_BYTES`` of whole appends from ``offset`` ends.
 
     ``offset`` itself when no whole append follows it.

@@ -55,7 +55,7 @@ def create_app(runtime: Runtime, extra_routes: Iterable[tuple[str, object]] = ()
     # The path converter takes the rest of the path, so a name with slashes (or ``..``)
     # reaches the resource and is refused with 400 rather than falling through to 404.
     app.add_route("/audio/{filename:path}", AudioResource(runtime))
-    for asset in ("dashboard.css", "dashboard.js"):
+    for asset in ("dashboard.css", "dashboard.js", "live.js"):
         app.add_route(f"/dashboard/{asset}", DashboardAsset(asset))
     for route, resource in extra_routes:
         app.add_route(route, resource)

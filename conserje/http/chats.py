@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import falcon
 
+from conserje.chat_ids import BadChatId, chat_id
 from conserje.errors import JournalUnavailable
 from conserje.eventlog.events import ContextReset, Event, HandoffEnded, HandoffStarted
 from conserje.http.auth import require_admin
 from conserje.runtime import Runtime
 
-__all__ = ["MAX_PAUSE_MINUTES", "PauseResource", "ResetResource", "ResumeResource"]
+__all__ = [
+    "MAX_PAUSE_MINUTES",
+    "PauseResource",
+    "ResetResource",
+    "ResumeResource",
+    "chat_in_path",
+]
 
 MAX_PAUSE_MINUTES = 43_200
 """The longest pause an admin may ask for: 30 days, as ``HUMAN_HANDOFF_PAUSE_MS`` allows."""
+
+
+def chat_in_path(chat: str, read: Callable[[str], str] = chat_id) -> str:
+    """Return the ``{chat}`` of a route as ``read`` accepts it.
+
+    Raises:
+        falcon.HTTPBadRequest: it is not a chat id, with what one looks like.
+    """
+    try:
+        return read(chat)
+    except BadChatId as exc:
+        raise falcon.HTTPBadRequest(title="Bad chat id", description=str(exc)) from exc
 
 
 def _journal(runtime: Runtime, event: Event) -> None:
@@ -37,6 +58,7 @@ class PauseResource:
     """``POST /chats/{chat}/pause``: the assistant stays quiet in this chat.
 
     The pause lasts ``HUMAN_HANDOFF_PAUSE_MS``, or ``{"minutes": N}`` from the body.
+    ``{chat}`` here and in resume and reset is a full chat id (400 otherwise).
     """
 
     def __init__(self, runtime: Runtime) -> None:
@@ -45,6 +67,7 @@ class PauseResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response, chat: str) -> None:
         """Journal a hand-off started by an admin."""
         require_admin(req, self._runtime.settings.admin_token)
+        chat = chat_in_path(chat)
         try:
             body = req.get_media(default_when_empty={})
         except RecursionError as exc:
@@ -74,6 +97,7 @@ class ResumeResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response, chat: str) -> None:
         """Journal the end of the hand-off."""
         require_admin(req, self._runtime.settings.admin_token)
+        chat = chat_in_path(chat)
         _journal(self._runtime, HandoffEnded(chat=chat, by="admin"))
         resp.media = {"chat": chat, "paused": False}
 
@@ -91,5 +115,6 @@ class ResetResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response, chat: str) -> None:
         """Journal a context reset."""
         require_admin(req, self._runtime.settings.admin_token)
+        chat = chat_in_path(chat)
         _journal(self._runtime, ContextReset(chat=chat, by="admin"))
         resp.media = {"chat": chat, "reset": True}

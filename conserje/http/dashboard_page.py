@@ -1,6 +1,6 @@
 """``GET /dashboard``: the operators' live page, its files, and its numbers.
 
-The page is three static files shipped in the package (``conserje/http/dashboard/``),
+The page is static files shipped in the package (``conserje/http/dashboard/``),
 with no build step and nothing fetched from elsewhere, so it works offline. It talks
 back only to this server: ``/dashboard/events`` (the live stream), ``/dashboard/stats``
 and ``/chats/{chat}/timeline``.
@@ -27,6 +27,8 @@ _TYPES = {
     "index.html": falcon.MEDIA_HTML,
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    # The live stream's client, shared with the chat simulator.
+    "live.js": "text/javascript; charset=utf-8",
     # The chat simulator's, routed only by ``conserje demo``.
     "simulator.html": falcon.MEDIA_HTML,
     "simulator.css": "text/css; charset=utf-8",

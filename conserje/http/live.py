@@ -8,9 +8,12 @@ of it is no longer there.
 
 A stream holds one of Waitress's threads, so streams are few and short: at most
 :data:`MAX_STREAMS` at once (more get 503 with ``Retry-After``), each ended after
-:data:`STREAM_SECONDS` (the client reconnects and loses nothing), with a comment every
-:data:`HEARTBEAT_SECONDS` so a client that went away is noticed, and all of them ended
-at once when the server stops.
+``DASHBOARD_STREAM_MS``, with a comment every :data:`HEARTBEAT_SECONDS` so a client that
+went away is noticed, and all of them ended at once when the server stops. A stream
+that ends because its time is up frees its slot, then says so with an ``end`` event:
+the dashboard opens the next one at once from where it was, so a healthy connection
+never shows a reconnect (a plain EventSource reconnects by itself a second later; no
+event is lost either way).
 """
 
 from __future__ import annotations
@@ -26,13 +29,10 @@ from conserje.feed import LiveFeed
 from conserje.http.auth import require_admin
 from conserje.runtime import Runtime
 
-__all__ = ["HEARTBEAT_SECONDS", "MAX_STREAMS", "STREAM_SECONDS", "EventStreamResource"]
+__all__ = ["HEARTBEAT_SECONDS", "MAX_STREAMS", "EventStreamResource"]
 
 MAX_STREAMS = 3
 """Event streams open at once; the server adds as many threads to its pool."""
-
-STREAM_SECONDS = 30.0
-"""How long one stream lasts before the server ends it and the client reconnects."""
 
 HEARTBEAT_SECONDS = 10.0
 """Longest quiet time on a stream: a comment line is sent when nothing happened."""
@@ -43,12 +43,25 @@ RETRY_AFTER_SECONDS = 5
 _RECONNECT_MS = 1000
 
 
-class _Stream:
-    """A stream's body; closing it (WSGI servers always do) frees its slot exactly once."""
+class _Slot:
+    """One stream's place among :data:`MAX_STREAMS`, given back exactly once."""
 
-    def __init__(self, events: Iterator[bytes], slots: threading.BoundedSemaphore) -> None:
-        self._events = events
+    def __init__(self, slots: threading.BoundedSemaphore) -> None:
         self._slots: threading.BoundedSemaphore | None = slots
+
+    def release(self) -> None:
+        """Give the place back; later calls do nothing."""
+        slots, self._slots = self._slots, None
+        if slots is not None:
+            slots.release()
+
+
+class _Stream:
+    """A stream's body; closing it (WSGI servers always do) frees its slot."""
+
+    def __init__(self, events: Iterator[bytes], slot: _Slot) -> None:
+        self._events = events
+        self._slot = slot
 
     def __iter__(self) -> Iterator[bytes]:
         return self._events
@@ -58,9 +71,7 @@ class _Stream:
         try:
             self._events.close()  # type: ignore[attr-defined]  # a generator
         finally:
-            slots, self._slots = self._slots, None
-            if slots is not None:
-                slots.release()
+            self._slot.release()
 
 
 class EventStreamResource:
@@ -69,7 +80,7 @@ class EventStreamResource:
     Args:
         runtime: the server, for its feed and ``ADMIN_TOKEN``.
         max_streams: streams open at once.
-        seconds: how long each stream lasts.
+        seconds: how long each stream lasts (default: ``DASHBOARD_STREAM_MS``).
         heartbeat: longest quiet time on a stream.
     """
 
@@ -78,14 +89,14 @@ class EventStreamResource:
         runtime: Runtime,
         *,
         max_streams: int = MAX_STREAMS,
-        seconds: float = STREAM_SECONDS,
+        seconds: float | None = None,
         heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
         self._feed: LiveFeed = runtime.feed
         self._admin_token = runtime.settings.admin_token
         self._max_streams = max_streams
         self._slots = threading.BoundedSemaphore(max_streams)
-        self._seconds = seconds
+        self._seconds = runtime.settings.dashboard_stream_ms / 1000 if seconds is None else seconds
         self._heartbeat = heartbeat
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -102,9 +113,10 @@ class EventStreamResource:
         resp.set_header("Cache-Control", "no-store")
         # Tell nginx and the like not to hold events back in a buffer.
         resp.set_header("X-Accel-Buffering", "no")
-        resp.stream = _Stream(self._events(after), self._slots)
+        slot = _Slot(self._slots)
+        resp.stream = _Stream(self._events(after, slot), slot)
 
-    def _events(self, after: int | None) -> Iterator[bytes]:
+    def _events(self, after: int | None, slot: _Slot) -> Iterator[bytes]:
         feed = self._feed
         deadline = time.monotonic() + self._seconds
         yield b"retry: %d\n\n" % _RECONNECT_MS
@@ -120,6 +132,9 @@ class EventStreamResource:
                 yield b"".join(chunks)
             left = deadline - time.monotonic()
             if left <= 0:
+                # Free the slot first: the client opens its next stream on reading this.
+                slot.release()
+                yield b"event: end\ndata: %s\n\n" % msgspec.json.encode({"lastSeen": after})
                 return
             if not feed.wait(after, min(self._heartbeat, left)) and not feed.closed:
                 yield b": keep-alive\n\n"

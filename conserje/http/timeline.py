@@ -16,9 +16,11 @@ import falcon
 from conserje.audit.filters import EventFilter
 from conserje.audit.record import story_record
 from conserje.audit.source import read_events
+from conserje.chat_ids import chat_or_number
 from conserje.errors import JournalCorrupt
 from conserje.eventlog.events import Event
 from conserje.http.auth import require_admin
+from conserje.http.chats import chat_in_path
 from conserje.runtime import Runtime
 
 __all__ = ["MAX_READS", "TIMELINE_LIMIT", "TIMELINE_MAX", "TimelineResource"]
@@ -36,7 +38,8 @@ MAX_READS = 2
 class TimelineResource:
     """A chat's events in order, newest last, each with its story line and fields.
 
-    ``chat`` is a full chat id (``34600111222@s.whatsapp.net``) or its phone digits.
+    ``chat`` is a full chat id (``34600111222@s.whatsapp.net``) or its phone digits;
+    anything else is 400.
     The answer holds the newest ``?limit=`` events, ``total`` (how many the chat has)
     and ``truncated`` (whether older ones were left out); 404 when the journal has
     nothing for the chat.
@@ -50,6 +53,7 @@ class TimelineResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response, chat: str) -> None:
         """Read the chat's story from the journal."""
         require_admin(req, self._admin_token, session=True)
+        chat = chat_in_path(chat, chat_or_number)
         limit = req.get_param_as_int(
             "limit", min_value=1, max_value=TIMELINE_MAX, default=TIMELINE_LIMIT
         )

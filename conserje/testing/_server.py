@@ -4,21 +4,52 @@ Each fake (OpenAI, Whapi) subclasses :class:`FakeServer` and implements
 :meth:`FakeServer.route`. The base gives them what every fake needs: a free port on
 loopback, a log of the requests it received, and faults injected on cue (an error
 status, a slow answer, a dropped connection) so tests can script the outside world.
+
+A fake can run for as long as the demo is up, so what it records is bounded: the
+request log and each fake's own records (sends, runs, ...) keep the newest
+:data:`REQUEST_LOG_LIMIT` of each kind, or the ``log_limit`` a fake is built with.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import threading
 import time
 import urllib.parse
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
-__all__ = ["FakeRequest", "FakeResponse", "FakeServer", "Fault", "json_response"]
+__all__ = [
+    "REQUEST_LOG_LIMIT",
+    "FakeRequest",
+    "FakeResponse",
+    "FakeServer",
+    "Fault",
+    "json_response",
+    "keep_newest",
+]
+
+REQUEST_LOG_LIMIT = 10_000
+"""Records of each kind a fake keeps by default (requests, sends, runs...): the newest.
+
+Far more than a test's traffic through one fake (the reliability rig, whose checker
+reads every send of runs by hand, passes its own); the demo makes about fifteen
+requests per guest message, so it remembers its last several hundred messages.
+"""
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def keep_newest(records: dict[_K, _V], limit: int) -> None:
+    """Drop the oldest entries of ``records`` (in insertion order) beyond ``limit``."""
+    for key in list(itertools.islice(records, max(0, len(records) - limit))):
+        del records[key]
 
 
 @dataclass(frozen=True)
@@ -97,12 +128,20 @@ class _Listener(ThreadingHTTPServer):
 
 
 class FakeServer:
-    """A threaded HTTP server on 127.0.0.1 with a request log and injectable faults."""
+    """A threaded HTTP server on 127.0.0.1 with a request log and injectable faults.
 
-    def __init__(self) -> None:
+    Args:
+        log_limit: records of each kind kept, the newest (see :data:`REQUEST_LOG_LIMIT`).
+
+    Attributes:
+        log_limit: records of each kind kept.
+    """
+
+    def __init__(self, *, log_limit: int = REQUEST_LOG_LIMIT) -> None:
+        self.log_limit = log_limit
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
-        self._log: list[FakeRequest] = []
+        self._log: deque[FakeRequest] = deque(maxlen=log_limit)
         self._httpd = _Listener(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -152,7 +191,7 @@ class FakeServer:
             self._faults.append(fault)
 
     def requests(self, method: str | None = None, path_prefix: str = "") -> list[FakeRequest]:
-        """Return the requests received so far, optionally filtered."""
+        """Return the requests received so far (the newest ``log_limit``), optionally filtered."""
         with self._lock:
             return [
                 r

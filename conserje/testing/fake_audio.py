@@ -15,11 +15,12 @@ import email.policy
 import hashlib
 import json
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from conserje.media.ogg import opus_seconds
-from conserje.testing._server import FakeRequest, FakeResponse, json_response
+from conserje.testing._server import REQUEST_LOG_LIMIT, FakeRequest, FakeResponse, json_response
 from conserje.testing.samples import opus_silence
 
 __all__ = ["FakeAudio", "Speech", "Transcription"]
@@ -61,13 +62,16 @@ class FakeAudio:
         default_transcript: when set, the transcript of any real Ogg/Opus upload with no
             transcript of its own (a demo's recordings); ``None`` (the default) makes
             unknown bytes a 400, so a test proves which bytes were uploaded.
+
+    Args:
+        log_limit: transcription and speech requests kept, each the newest.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, log_limit: int = REQUEST_LOG_LIMIT) -> None:
         self._state = threading.Lock()
         self._transcripts: dict[str, str] = {}
-        self._transcriptions: list[Transcription] = []
-        self._speeches: list[Speech] = []
+        self._transcriptions: deque[Transcription] = deque(maxlen=log_limit)
+        self._speeches: deque[Speech] = deque(maxlen=log_limit)
         self.speech_bytes: Callable[[Speech], bytes] = _silence
         self.default_transcript: str | None = None
 

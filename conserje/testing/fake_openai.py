@@ -17,11 +17,19 @@ import json
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conserje.testing._server import FakeRequest, FakeResponse, FakeServer, json_response
+from conserje.testing._server import (
+    REQUEST_LOG_LIMIT,
+    FakeRequest,
+    FakeResponse,
+    FakeServer,
+    json_response,
+    keep_newest,
+)
 from conserje.testing.fake_audio import FakeAudio
 from conserje.testing.fake_compaction import compacted_response
 from conserje.testing.fake_tool_calls import (
@@ -220,6 +228,7 @@ class FakeOpenAI(FakeServer):
         clock: Callable[[], float] = time.time,
         tool_calls: ToolCalls | None = None,
         latency: float | None = None,
+        log_limit: int = REQUEST_LOG_LIMIT,
     ) -> None:
         """Create the fake; it serves once started (or entered as a context manager).
 
@@ -230,8 +239,10 @@ class FakeOpenAI(FakeServer):
             clock: the time source for ``created_at`` and ``completed_at``.
             tool_calls: decides the function calls to answer a request with.
             latency: seconds a background run takes; ``None``: one step per retrieve.
+            log_limit: requests, responses, compactions, transcriptions and speeches
+                kept, each the newest (``REQUEST_LOG_LIMIT``).
         """
-        super().__init__()
+        super().__init__(log_limit=log_limit)
         self.reply = reply
         self.usage = usage
         self.hold = hold
@@ -239,8 +250,8 @@ class FakeOpenAI(FakeServer):
         self.latency = latency
         self.stall = False
         self.compacts = True
-        self.audio = FakeAudio()
-        self._compactions: list[dict[str, Any]] = []
+        self.audio = FakeAudio(log_limit=log_limit)
+        self._compactions: deque[dict[str, Any]] = deque(maxlen=log_limit)
         self._clock = clock
         self._state = threading.Lock()
         self._runs: dict[str, _Run] = {}
@@ -313,7 +324,7 @@ class FakeOpenAI(FakeServer):
     def compactions(self) -> list[dict[str, Any]]:
         """Return the bodies of the compact requests answered, oldest first."""
         with self._state:
-            return copy.deepcopy(self._compactions)
+            return copy.deepcopy(list(self._compactions))
 
     def input_parts(self, kind: str) -> list[dict[str, Any]]:
         """Return the content parts of type ``kind`` (``input_image``, ``input_file``) sent.
@@ -417,6 +428,7 @@ class FakeOpenAI(FakeServer):
             elif self._failures:
                 run.failure = self._failures.pop(0)
             self._runs[run.id] = run
+            keep_newest(self._runs, self.log_limit)
             payload = run.render()
         return json_response(200, payload)
 

@@ -19,6 +19,7 @@ import secrets
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,14 @@ from typing import Any
 import httpx2
 
 from conserje.testing import payloads
-from conserje.testing._server import FakeRequest, FakeResponse, FakeServer, json_response
+from conserje.testing._server import (
+    REQUEST_LOG_LIMIT,
+    FakeRequest,
+    FakeResponse,
+    FakeServer,
+    json_response,
+    keep_newest,
+)
 
 __all__ = ["FakeWhapi", "SentMessage"]
 
@@ -100,6 +108,8 @@ class FakeWhapi(FakeServer):
         echo_delay: seconds before an echo's first attempt, so it normally lands
             after the send's answer as with the real gateway.
         authorised: when ``False``, every call gets 401 (channel logged out).
+        log_limit: requests, sends, presences, read marks, echo attempts, history
+            messages and hosted media kept, each the newest (``REQUEST_LOG_LIMIT``).
     """
 
     def __init__(
@@ -113,8 +123,9 @@ class FakeWhapi(FakeServer):
         echo: bool = True,
         clock: Callable[[], float] = time.time,
         echo_delay: float = 0.05,
+        log_limit: int = REQUEST_LOG_LIMIT,
     ) -> None:
-        super().__init__()
+        super().__init__(log_limit=log_limit)
         self.token = token
         self.own_number = own_number
         self.webhook_url = webhook_url
@@ -126,13 +137,13 @@ class FakeWhapi(FakeServer):
         self._clock = clock
         self._state = threading.Lock()
         self._closing = threading.Event()
-        self._sent: list[SentMessage] = []
-        self._history: list[dict[str, Any]] = []
-        self._presences_set: list[tuple[str, str]] = []
+        self._sent: deque[SentMessage] = deque(maxlen=log_limit)
+        self._history: deque[dict[str, Any]] = deque(maxlen=log_limit)
+        self._presences_set: deque[tuple[str, str]] = deque(maxlen=log_limit)
         self._subscriptions: set[str] = set()
-        self._read_marks: list[str] = []
+        self._read_marks: deque[str] = deque(maxlen=log_limit)
         self._media: dict[str, tuple[bytes, str]] = {}
-        self._deliveries: list[tuple[dict[str, Any], int | None]] = []
+        self._deliveries: deque[tuple[dict[str, Any], int | None]] = deque(maxlen=log_limit)
         self._echo_threads: list[threading.Thread] = []
 
     @property
@@ -174,6 +185,7 @@ class FakeWhapi(FakeServer):
         """Make ``GET /media/{media_id}`` return ``data`` as ``content_type``."""
         with self._state:
             self._media[media_id] = (data, content_type)
+            keep_newest(self._media, self.log_limit)
 
     def host_media(self, data: bytes, content_type: str) -> str:
         """Serve ``data`` under a fresh Whapi-shaped MediaID and return the id.

@@ -222,3 +222,19 @@ def test_narrate_tells_the_story_and_a_new_event_type_generically():
 
 def test_every_event_type_has_its_own_wording():
     assert [t.__name__ for t in EVENT_TYPES if not has_story(t)] == []
+
+
+@pytest.mark.parametrize("action", ["show", "trace"])
+@pytest.mark.parametrize(
+    "chat", ["foo", "34600111222@s.whatsapp.ne", "+34600111222@s.whatsapp.net", " ", "a" * 5000]
+)
+def test_a_chat_that_is_no_chat_is_a_clear_error_not_an_empty_answer(
+    data_dir, two_chats, action, chat
+):
+    result = run_log(action, "--data-dir", str(data_dir), "--chat", chat)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "argument --chat:" in result.stderr
+    assert "is not a chat: use its id (34600111222@s.whatsapp.net" in result.stderr
+    assert "Traceback" not in result.stderr

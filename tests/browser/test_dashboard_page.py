@@ -92,3 +92,41 @@ def test_a_posted_webhook_and_its_reply_appear_live_and_tell_their_story(
 
         assert troubles.seen == []
         page.close()
+
+
+def test_the_page_stays_live_while_the_server_ends_its_streams(browser, make_server, whapi_fake):
+    expect.set_options(timeout=20_000)
+    # Each stream ends after a second, so the page goes through several in a few seconds.
+    with make_server(DASHBOARD_STREAM_MS="1000") as server:
+        page = browser.new_page()
+        troubles = Troubles(page)
+        streams: list[str] = []
+        page.on(
+            "request", lambda r: streams.append(r.url) if "/dashboard/events" in r.url else None
+        )
+
+        page.goto(f"{server.url}/dashboard")
+        expect(page.locator("#connection")).to_have_text("live")
+        page.evaluate(
+            """() => {
+                window.shown = [];
+                const connection = document.getElementById("connection");
+                new MutationObserver(() => window.shown.push(connection.textContent))
+                    .observe(connection, { childList: true, characterData: true, subtree: true });
+            }"""
+        )
+        page.wait_for_function(
+            """() => performance.getEntriesByType("resource")
+                .filter((entry) => entry.name.includes("/dashboard/events")).length >= 3"""
+        )
+        assert whapi_fake.post_webhook(payloads.text_message(GUEST, QUESTION)) == 200
+
+        expect(page.locator("#feed .kind-guest .story").first).to_contain_text(QUESTION)
+        shown = page.evaluate("window.shown")
+        assert shown, "each new stream says the page is live"
+        assert set(shown) == {"live"}
+        # Each stream resumes after the last event the page saw.
+        assert all("after=" in url for url in streams[1:])
+        # No stream was cut short by the page, refused, or failed.
+        assert troubles.seen == []
+        page.close()

@@ -61,7 +61,7 @@ def test_a_guest_chats_gets_chunks_a_tool_call_and_a_hand_off_beside_the_journal
         if m["from"] == "guest"
     ]
     assert guest_types == ["text", "text", "text", "voice", "image"]
-    # The stream ends every 30 s and the page reconnects; the picture shows it live.
+    # The stream ends every 30 s and the page opens the next at once; the picture shows it live.
     expect(page.locator("#connection")).to_have_text("live")
     page.screenshot(path=screenshot_dir / "simulator.png")
 

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from conserje.testing.wait import wait_for
+from tests.e2e.conftest import queue_burst
 
 pytestmark = pytest.mark.e2e
 
@@ -103,3 +104,18 @@ def test_the_simulator_and_its_endpoints_do_not_exist_outside_the_demo(make_serv
         assert server.get("/dashboard/simulator.js").status_code == 404
         assert server.post("/demo/send", json={"phone": PHONE, "text": "hi"}).status_code == 404
         assert server.get("/demo/chat", params={"phone": PHONE}).status_code == 404
+
+
+def test_a_burst_of_queued_requests_is_one_warning_in_the_demo_s_output(start_demo):
+    demo = start_demo()
+    demo.url()
+
+    def queued() -> list[dict]:
+        queue_burst(demo.port)
+        problems = demo.http.get("/dashboard/stats").json()["problems"]
+        return [p for p in problems if p["logger"] == "waitress.queue"]
+
+    (shown,) = wait_for(queued, timeout=60, interval=0, what="a queue warning")
+
+    assert shown["message"].startswith("Task queue depth is ")
+    assert demo.stderr.count("Task queue depth is") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,26 @@ def make_server(tmp_path, openai_fake, whapi_fake):
     for server in servers:
         if server.process is not None:
             server.kill()
+
+
+def queue_burst(port: int, connections: int = 300) -> None:
+    """Send ``connections`` requests at once, more than Waitress has threads, so they queue.
+
+    Every connection is open before any request goes, so Waitress reads them all in
+    one go and queues tasks faster than its threads take them.
+    """
+    sockets = [
+        socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(connections)
+    ]
+    try:
+        for sock in sockets:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        for sock in sockets:
+            while sock.recv(65536):
+                pass
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def settle(server: ServerProcess, whapi: FakeWhapi, *, turns: int) -> None:

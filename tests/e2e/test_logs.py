@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
 from conserje.testing import payloads
-from tests.e2e.conftest import WHAPI_TOKEN, settle
+from conserje.testing.wait import wait_for
+from tests.e2e.conftest import WHAPI_TOKEN, queue_burst, settle
 
 GUEST = "34611222333@s.whatsapp.net"
 
@@ -39,3 +42,44 @@ def test_text_logs_name_the_turn_on_its_lines(make_server, whapi_fake, openai_fa
         (line,) = [line for line in server.log_text().splitlines() if "finished: fallback" in line]
     assert f": [turn {turn['turn_id']}] chat 346****33@s.whatsapp.net: turn " in line
     assert "611222333" not in server.log_text()
+
+
+QUEUE_DEPTH = "waitress.queue: Task queue depth is"
+
+
+def queue_warnings(server) -> tuple[list[str], list[str]]:
+    """Waitress's queue warnings in the server's log and on the dashboard."""
+    logged = [line for line in server.log_text().splitlines() if QUEUE_DEPTH in line]
+    problems = server.get("/dashboard/stats").json()["problems"]
+    shown = [p["message"] for p in problems if p["logger"] == "waitress.queue"]
+    return logged, shown
+
+
+def test_a_burst_of_queued_requests_is_one_warning_in_the_log_and_on_the_dashboard(
+    make_server,
+):
+    # Waitress warns once per request that waits for a thread: hundreds in a burst.
+    with make_server(LOG_LEVEL="WARNING", LOG_REPEAT_WINDOW_MS="1500") as server:
+
+        def burst_until(lines: int) -> tuple[list[str], list[str]]:
+            def seen() -> tuple[list[str], list[str]] | None:
+                queue_burst(server.port)
+                found = queue_warnings(server)
+                return found if len(found[1]) >= lines else None
+
+            return wait_for(seen, timeout=60, interval=0, what=f"{lines} queue warnings")
+
+        logged, shown = burst_until(1)
+        assert len(logged) == len(shown) == 1
+        assert shown[0].startswith("Task queue depth is ")
+
+        # The next one after the window says how many the first held back.
+        time.sleep(1.6)
+        logged, shown = burst_until(2)
+        assert len(logged) == len(shown) == 2
+        held_back = re.fullmatch(
+            r"Task queue depth is \d+ \(and (\d+) more like it, suppressed\)", shown[1]
+        )
+        assert held_back is not None, shown
+        assert int(held_back.group(1)) >= 1
+        assert logged[1].endswith(shown[1])

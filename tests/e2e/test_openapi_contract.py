@@ -20,7 +20,7 @@ from tests.http.hostile import fuzz_settings
 ADMIN = "adm1n-T0ken"
 WEBHOOK = "w3bh00k-T0ken"
 
-# A stream lasts 30 s by design: generated requests would each hold it that long.
+# A stream lasts DASHBOARD_STREAM_MS (30 s): generated requests would each hold it that long.
 # Its answers are covered by tests/http/test_live_stream.py.
 STREAMING = {"/dashboard/events"}
 

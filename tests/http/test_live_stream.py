@@ -37,7 +37,13 @@ def test_the_stream_sends_each_event_with_its_seq_then_ends_by_itself(runtime):
     assert answer.headers["cache-control"] == "no-store"
     assert answer.text.startswith("retry: 1000\n\n")
     messages, comments = parse(answer.text)
-    assert [(m.id, m.event) for m in messages] == [("1", "message"), ("2", "message")]
+    assert [(m.id, m.event) for m in messages] == [
+        ("1", "message"),
+        ("2", "message"),
+        (None, "end"),
+    ]
+    # Its time is up: it says so, with where the next one starts.
+    assert messages[-1].json() == {"lastSeen": 2}
     first = messages[0].json()
     assert (first["seq"], first["type"], first["who"]) == (1, "message_received", "guest")
     assert first["story"] == '"hola"'
@@ -55,9 +61,10 @@ def test_a_client_resumes_after_the_last_event_it_saw(runtime):
     by_query = client.simulate_get("/dashboard/events", params={"after": "2"})
 
     for answer in by_header, by_query:
-        messages, _ = parse(answer.text)
+        *messages, end = parse(answer.text)[0]
         assert [m.json()["fields"]["text"] for m in messages] == ["c", "d"]
         assert all(m.event == "message" for m in messages)
+        assert (end.event, end.json()) == ("end", {"lastSeen": 4})
 
 
 @pytest.mark.parametrize(
@@ -83,11 +90,14 @@ def test_a_client_whose_events_are_gone_is_told_of_the_gap(make_runtime):
     missed = client.simulate_get("/dashboard/events", headers={"Last-Event-ID": "1"})
     caught_up = client.simulate_get("/dashboard/events", headers={"Last-Event-ID": "3"})
 
-    gap, event = parse(missed.text)[0]
+    gap, event, _ = parse(missed.text)[0]
     assert (gap.event, gap.id) == ("gap", "3")
     assert gap.json() == {"lastSeen": 1, "resumesAfter": 3}
     assert (event.id, event.json()["fields"]["text"]) == ("4", "d")
-    assert [(m.event, m.id) for m in parse(caught_up.text)[0]] == [("message", "4")]
+    assert [(m.event, m.id) for m in parse(caught_up.text)[0]] == [
+        ("message", "4"),
+        ("end", None),
+    ]
 
 
 def open_stream(resource: EventStreamResource):
@@ -113,6 +123,24 @@ def test_streams_beyond_the_cap_are_refused_until_one_is_closed(runtime):
     open_stream(resource).close()
 
 
+def test_a_stream_whose_time_is_up_frees_its_slot_before_it_says_end(runtime):
+    runtime.journal.append([message("a")])
+    resource = EventStreamResource(runtime, max_streams=1, seconds=0.2, heartbeat=0.05)
+    stream = open_stream(resource)
+    received = b""
+
+    for chunk in stream:
+        received += chunk
+        if b"event: end" in chunk:
+            # The client opens its next stream on reading this, while this one winds up.
+            open_stream(resource).close()
+            break
+    stream.close()
+
+    *_, end = parse(received.decode())[0]
+    assert (end.event, end.json()) == ("end", {"lastSeen": 1})
+
+
 def test_stopping_the_server_ends_open_streams_at_once(runtime):
     resource = EventStreamResource(runtime, max_streams=1, seconds=600, heartbeat=600)
     stream = open_stream(resource)
@@ -128,4 +156,5 @@ def test_stopping_the_server_ends_open_streams_at_once(runtime):
     assert not reader.is_alive()
     stream.close()
     messages, _ = parse(b"".join(chunks).decode())
-    assert [m.id for m in messages] == ["1"]
+    # No "end": the stream did not run its time, the server went away.
+    assert [(m.id, m.event) for m in messages] == [("1", "message")]

@@ -8,6 +8,7 @@ from importlib import resources
 import falcon.inspect
 import yaml
 
+from conserje.chat_ids import CHAT_ID_PATTERN, CHAT_OR_NUMBER_PATTERN
 from conserje.http.app import create_app
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -64,3 +65,12 @@ def test_every_operation_names_its_responses_and_has_a_unique_id(client):
     ids = [op["operationId"] for op in operations]
     assert len(ids) == len(set(ids))
     assert all(op["responses"] for op in operations)
+
+
+def test_the_chat_patterns_are_the_ones_the_server_checks(client):
+    parameters = yaml.safe_load(client.simulate_get("/openapi.yaml").text)["components"][
+        "parameters"
+    ]
+
+    assert parameters["Chat"]["schema"]["pattern"] == CHAT_ID_PATTERN
+    assert parameters["ChatOrNumber"]["schema"]["pattern"] == CHAT_OR_NUMBER_PATTERN

@@ -22,6 +22,13 @@ TOOL_WORD = "noches"
 MODEL_LATENCY = 0.3
 """Seconds a background run takes at the fake model, polled or not."""
 
+RIG_LOG_LIMIT = 5_000_000
+"""Records the rig's fakes keep: the checker reads every send and run of a whole run.
+
+The longest run by hand (a soak of 3000 chats over 5 rounds) makes well under a million
+requests to either fake; the fakes' default would forget the first sends.
+"""
+
 
 def answer(body: dict[str, Any]) -> str:
     """The fake model's reply: it names every guest message it answers, and any tool result.
@@ -83,8 +90,10 @@ def rig(
     """
     plugin_env, marks = install_tool_plugin(root)
     with (
-        FakeOpenAI(reply=answer, tool_calls=_tool_calls, latency=latency) as openai,
-        FakeWhapi(token=WHAPI_TOKEN) as whapi,
+        FakeOpenAI(
+            reply=answer, tool_calls=_tool_calls, latency=latency, log_limit=RIG_LOG_LIMIT
+        ) as openai,
+        FakeWhapi(token=WHAPI_TOKEN, log_limit=RIG_LOG_LIMIT) as whapi,
     ):
         settings = {
             "OPENAI_API_KEY": "sk-test",

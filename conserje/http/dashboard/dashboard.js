@@ -7,7 +7,6 @@
   const FEED_MAX = 400;
   const CHATS_MAX = 200;
   const STATS_EVERY_MS = 3000;
-  const RETRY_MS = 5000;
   const TIMELINE_LIMIT = 500;
 
   // The steps of a turn, hidden from the live feed unless "every step" is ticked.
@@ -112,39 +111,6 @@
     feed.prepend(item);
   }
 
-  // The stream, resumed from the last seq seen whenever it ends or fails.
-  const connection = $("connection");
-  let lastSeq = null;
-  let source = null;
-
-  function setConnection(state, text) {
-    connection.dataset.state = state;
-    connection.textContent = text;
-  }
-
-  function connect() {
-    source = new EventSource(lastSeq === null ? "/dashboard/events" : `/dashboard/events?after=${lastSeq}`);
-    source.onopen = () => setConnection("live", "live");
-    source.onmessage = (message) => {
-      lastSeq = Number(message.lastEventId);
-      showLive(JSON.parse(message.data));
-    };
-    source.addEventListener("gap", (message) => {
-      lastSeq = Number(message.lastEventId);
-      notice("Some events were missed here; a chat's timeline still has them all.");
-    });
-    source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) {
-        // Refused (too many streams, or signed out): try again later from where we were.
-        source.close();
-        setConnection("down", "disconnected, retrying");
-        setTimeout(connect, RETRY_MS);
-      } else {
-        setConnection("connecting", "reconnecting…");
-      }
-    };
-  }
-
   // Numbers and problems, polled.
   const seconds = (value) => (value === null ? "–" : `${value < 10 ? value.toFixed(2) : value.toFixed(1)} s`);
   const FORMATS = {
@@ -174,7 +140,9 @@
         ` · ${stats.phase}`;
       showProblems(stats.problems);
     } catch (error) {
-      setConnection("down", "server unreachable");
+      const connection = $("connection");
+      connection.dataset.state = "down";
+      connection.textContent = "server unreachable";
     } finally {
       setTimeout(pollStats, STATS_EVERY_MS);
     }
@@ -264,6 +232,10 @@
     feed.classList.toggle("quiet", !event.target.checked);
   });
 
-  connect();
+  window.conserjeLive({
+    connection: $("connection"),
+    onRecord: showLive,
+    onGap: () => notice("Some events were missed here; a chat's timeline still has them all."),
+  });
   pollStats();
 })();

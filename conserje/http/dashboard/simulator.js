@@ -6,7 +6,6 @@
 
 (() => {
   const POLL_MS = 500;
-  const RETRY_MS = 5000;
   const JOURNAL_MAX = 300;
   const STORE = "conserje-demo-phone";
   // Journal event types that are steps of a turn rather than what was said or done.
@@ -158,34 +157,11 @@
     if (record.type === "handoff_ended") $("handoff").hidden = true;
   }
 
-  let lastSeq = null;
-  function connect() {
-    const source = new EventSource(lastSeq === null ? "/dashboard/events" : `/dashboard/events?after=${lastSeq}`);
-    const connection = $("connection");
-    source.onopen = () => { connection.dataset.state = "live"; connection.textContent = "live"; };
-    source.onmessage = (message) => {
-      lastSeq = Number(message.lastEventId);
-      showRecord(JSON.parse(message.data));
-    };
-    source.addEventListener("gap", (message) => { lastSeq = Number(message.lastEventId); });
-    source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) {
-        source.close();
-        connection.dataset.state = "down";
-        connection.textContent = "disconnected, retrying";
-        setTimeout(connect, RETRY_MS);
-      } else {
-        connection.dataset.state = "connecting";
-        connection.textContent = "reconnecting…";
-      }
-    };
-  }
-
   $("every-step").addEventListener("change", (event) => {
     $("journal").classList.toggle("quiet", !event.target.checked);
   });
 
   startChat(phone);
-  connect();
+  window.conserjeLive({ connection: $("connection"), onRecord: showRecord, onGap: () => {} });
   poll();
 })();
