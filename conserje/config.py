@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from conserje.chat_ids import BadChatId, chat_id
 from conserje.errors import ConfigError
 from conserje.logs import LOG_FORMATS
 from conserje.whapi.webhook_modes import RESERVED_NAMES
@@ -258,7 +259,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         actor_idle_ms=r.integer("ACTOR_IDLE_MS", 300_000, 1_000, 86_400_000),
         actor_max_live=r.integer("ACTOR_MAX_LIVE", 1_000, 1, 1_000_000),
         cleanup_interval=r.integer("CLEANUP_INTERVAL", 3_600_000, 1_000, 604_800_000),
-        staff_chat_id=r.text("STAFF_CHAT_ID"),
+        staff_chat_id=_staff_chat_id(r),
         human_handoff_pause_ms=r.integer("HUMAN_HANDOFF_PAUSE_MS", 1_800_000, 0, 2_592_000_000),
         fallback_message=r.text("FALLBACK_MESSAGE", DEFAULT_FALLBACK) or DEFAULT_FALLBACK,
         tool_interim_after_ms=r.integer("TOOL_INTERIM_AFTER_MS", 2_000, 0, 600_000),
@@ -303,6 +304,22 @@ def _instructions(r: _Reader) -> str:
         except (OSError, UnicodeDecodeError) as exc:
             r.problems.append(f"OPENAI_INSTRUCTIONS_FILE={path!r} cannot be read: {exc}")
     return r.text("OPENAI_INSTRUCTIONS", DEFAULT_INSTRUCTIONS) or DEFAULT_INSTRUCTIONS
+
+
+def _staff_chat_id(r: _Reader) -> str | None:
+    staff = r.text("STAFF_CHAT_ID")
+    if staff is None:
+        return None
+    try:
+        return chat_id(staff)
+    except BadChatId:
+        # Not quoted back: it is a phone number, and this message may end up in a log.
+        r.problems.append(
+            "STAFF_CHAT_ID is not a chat id: use the full id, such as "
+            "34600000000@s.whatsapp.net for a person or 120363000000000001@g.us for a group "
+            "(escalations would otherwise be sent to no one)"
+        )
+        return None
 
 
 def _webhook_token(r: _Reader) -> str | None:

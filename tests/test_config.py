@@ -211,6 +211,21 @@ def test_a_webhook_token_that_only_contains_an_event_name_is_kept(env):
     assert settings.webhook_token == "messages-7f3a9c"
 
 
+@pytest.mark.parametrize("staff", ["34600111222", "+34600111222", "staff", "34600111222@whatsapp"])
+def test_a_staff_chat_id_that_is_not_a_chat_id_is_refused_without_repeating_it(env, staff):
+    # escalate_to_human would send the hand-off notice to a chat no one reads.
+    problems = problems_of({**env, "STAFF_CHAT_ID": staff})
+
+    assert len(problems) == 1
+    assert problems[0].startswith("STAFF_CHAT_ID is not a chat id")
+    assert staff not in problems[0]
+
+
+@pytest.mark.parametrize("staff", ["34600111222@s.whatsapp.net", "120363000000000001@g.us"])
+def test_a_staff_chat_id_for_a_person_or_a_group_is_kept(env, staff):
+    assert load_settings({**env, "STAFF_CHAT_ID": staff}).staff_chat_id == staff
+
+
 def test_data_dir_that_cannot_be_created_is_reported(env, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
