@@ -33,6 +33,7 @@ __all__ = [
     "REPEAT_KEYS_LIMIT",
     "JsonFormatter",
     "RepeatFilter",
+    "RepeatLimitedLogger",
     "TextFormatter",
     "TurnFilter",
     "add_handler",
@@ -82,6 +83,33 @@ def turn_context(turn_id: str) -> Iterator[None]:
         _turn.reset(token)
 
 
+class _Repeats:
+    """Which messages were let through when, and how many of each were held back since.
+
+    Args:
+        window: seconds within which a message is let through once.
+        clock: the time source (monotonic seconds).
+    """
+
+    def __init__(self, window: float, clock: Callable[[], float]) -> None:
+        self._window = window
+        self._clock = clock
+        self._seen: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+
+    def admit(self, key: tuple[str, str]) -> int | None:
+        """Return how many like ``key`` were held back before it, or ``None`` to hold it."""
+        now = self._clock()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self._window:
+            self._seen[key] = (seen[0], seen[1] + 1)
+            return None
+        self._seen[key] = (now, 0)
+        self._seen.move_to_end(key)
+        if len(self._seen) > REPEAT_KEYS_LIMIT:
+            self._seen.popitem(last=False)
+        return seen[1] if seen is not None else 0
+
+
 class RepeatFilter(logging.Filter):
     """Let the same warning through at most once per ``window`` seconds.
 
@@ -90,6 +118,8 @@ class RepeatFilter(logging.Filter):
     The record let through after a quiet spell carries ``suppressed``, the count of
     those held back, which the formatters print (see :func:`held_back`). A record is
     judged once by each filter: handlers that share one all write it or all hold it back.
+    A record that already carries ``suppressed`` was held back upstream
+    (:class:`RepeatLimitedLogger`) and passes as it is.
 
     Args:
         window: seconds; 0 lets everything through.
@@ -99,12 +129,11 @@ class RepeatFilter(logging.Filter):
     def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self._window = window
-        self._clock = clock
-        self._seen: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+        self._repeats = _Repeats(window, clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Tell whether ``record`` is written; count it when it is held back."""
-        if self._window <= 0 or record.levelno < logging.WARNING:
+        if self._window <= 0 or record.levelno < logging.WARNING or hasattr(record, "suppressed"):
             return True
         verdicts: dict[int, bool] = record.__dict__.setdefault(_VERDICTS, {})
         verdict = verdicts.get(id(self))
@@ -113,18 +142,11 @@ class RepeatFilter(logging.Filter):
         return verdict
 
     def _judge(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg))
-        now = self._clock()
-        seen = self._seen.get(key)
-        if seen is not None and now - seen[0] < self._window:
-            self._seen[key] = (seen[0], seen[1] + 1)
+        held = self._repeats.admit((record.name, str(record.msg)))
+        if held is None:
             return False
-        self._seen[key] = (now, 0)
-        self._seen.move_to_end(key)
-        if len(self._seen) > REPEAT_KEYS_LIMIT:
-            self._seen.popitem(last=False)
-        if seen is not None and seen[1]:
-            record.suppressed = seen[1]
+        if held:
+            record.suppressed = held
         return True
 
 
@@ -132,6 +154,41 @@ def held_back(record: logging.LogRecord) -> str:
     """Say how many records like ``record`` were held back before it (``""`` for none)."""
     suppressed = getattr(record, "suppressed", 0)
     return f" (and {suppressed} more like it, suppressed)" if suppressed else ""
+
+
+class RepeatLimitedLogger:
+    """Stands in for a library's logger that warns on a hot path; holds repeats back early.
+
+    Waitress warns "Task queue depth is N" from its event loop, under its task queue's
+    lock, for every request that waits for a thread: under load, for nearly every
+    webhook. :class:`RepeatFilter` writes one per window, but only after the record
+    is made and offered to every handler (the dashboard's included). This holds the
+    repeats back before any of that, with the same window, and logs what it lets
+    through to ``logger`` with the count held back as ``suppressed``.
+
+    Args:
+        logger: where the warnings let through go.
+        window: seconds within which the same message is logged once; 0 logs them all.
+        clock: the time source (monotonic seconds).
+    """
+
+    def __init__(
+        self, logger: logging.Logger, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._logger = logger
+        self._window = window
+        self._repeats = _Repeats(window, clock)
+
+    def warning(self, msg: str, *args: object) -> None:
+        """Log ``msg % args`` as a warning, unless the same ``msg`` went out within the window."""
+        if not self._logger.isEnabledFor(logging.WARNING):
+            return
+        if self._window <= 0:
+            self._logger.warning(msg, *args, stacklevel=2)
+            return
+        held = self._repeats.admit((self._logger.name, msg))
+        if held is not None:
+            self._logger.warning(msg, *args, extra={"suppressed": held}, stacklevel=2)
 
 
 class _MaskingFormatter(logging.Formatter):

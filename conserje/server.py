@@ -18,7 +18,7 @@ from conserje.config import Settings
 from conserje.http.app import create_app
 from conserje.http.channel import use_guarded_channels
 from conserje.http.live import MAX_STREAMS
-from conserje.logs import add_handler
+from conserje.logs import RepeatLimitedLogger, add_handler
 from conserje.runtime import Runtime
 from conserje.uncaught import watch_threads
 
@@ -121,6 +121,10 @@ def serve(
         ident="conserje",
     )
     use_guarded_channels(server_map, lambda path: _count_refused_body(runtime, path))
+    # Its "Task queue depth" warning comes once per request that waits for a thread.
+    server.task_dispatcher.queue_logger = RepeatLimitedLogger(
+        server.task_dispatcher.queue_logger, settings.log_repeat_window_ms / 1000
+    )
     log.info("listening on http://%s:%s", settings.host, settings.port)
     if on_listening is not None:
         on_listening()

@@ -16,6 +16,7 @@ from conserje.logs import (
     REPEAT_KEYS_LIMIT,
     JsonFormatter,
     RepeatFilter,
+    RepeatLimitedLogger,
     TextFormatter,
     TurnFilter,
     add_handler,
@@ -237,6 +238,52 @@ def test_the_repeat_filter_remembers_a_bounded_number_of_messages():
     # The first one was forgotten to make room, so it is written again at once.
     assert len(logged(TextFormatter(), calls[0], repeat_filter=repeat)) == 1
     assert logged(TextFormatter(), calls[-1], repeat_filter=repeat) == []
+
+
+def hot_path_warnings(window, steps, *, level=logging.DEBUG):
+    """Warn "queue depth is %d" through a :class:`RepeatLimitedLogger` into a handler like
+    the server's; each step first moves the clock by its seconds. The handler's own
+    repeat filter sees the first warning half a second after the limiter did (it runs
+    later). Return the lines written.
+    """
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter())
+    clock = Clock()
+    late = iter([0.5])
+    handler.addFilter(RepeatFilter(window, clock=lambda: clock.now + next(late, 0.0)))
+    logger = logging.getLogger("conserje.tests.hot")
+    logger.propagate = False
+    logger.setLevel(level)
+    logger.addHandler(handler)
+    limited = RepeatLimitedLogger(logger, window, clock=clock)
+    try:
+        for seconds, depth in steps:
+            clock.now += seconds
+            limited.warning("queue depth is %d", depth)
+    finally:
+        logger.removeHandler(handler)
+    return [line.partition("conserje.tests.hot: ")[2] for line in stream.getvalue().splitlines()]
+
+
+def test_a_hot_path_warning_is_logged_once_per_window_then_says_how_many_were_held():
+    lines = hot_path_warnings(60.0, [(0, 1), (1, 2), (1, 3), (57, 4), (1, 5), (0.5, 6)])
+
+    # The handler's own filter saw the first line half a second late, yet lets the
+    # second through: the limiter already held its repeats back.
+    assert lines == ["queue depth is 1", "queue depth is 5 (and 3 more like it, suppressed)"]
+
+
+def test_a_hot_path_warning_with_a_window_of_zero_is_logged_every_time():
+    assert hot_path_warnings(0, [(0, 1), (0, 2), (0, 3)]) == [
+        "queue depth is 1",
+        "queue depth is 2",
+        "queue depth is 3",
+    ]
+
+
+def test_a_hot_path_warning_below_the_logger_s_level_is_not_logged_nor_counted():
+    assert hot_path_warnings(60.0, [(0, 1), (0, 2)], level=logging.ERROR) == []
 
 
 @pytest.mark.parametrize("formatter_class", [TextFormatter, JsonFormatter])

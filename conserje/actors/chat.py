@@ -19,6 +19,7 @@ from typing import Any
 import pykka
 
 from conserje.actors.buffer import Buffer, BufferPolicy
+from conserje.actors.mailbox import MailboxActor
 from conserje.actors.messages import (
     ChatStatus,
     Compact,
@@ -47,7 +48,7 @@ FAILURES_BEFORE_QUARANTINE = 2
 which it is set aside: the first is retried by a restart, the second is not."""
 
 
-class ChatActor(pykka.ThreadingActor):
+class ChatActor(MailboxActor):
     """Owns one chat's :class:`ChatState`, buffers its messages and runs its turns.
 
     Args:

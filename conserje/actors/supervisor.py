@@ -36,6 +36,7 @@ import pykka
 from conserje.actors.board import Board
 from conserje.actors.buffer import BufferPolicy
 from conserje.actors.chat import ChatActor
+from conserje.actors.mailbox import MailboxActor
 from conserje.actors.messages import (
     Boot,
     ChatStatus,
@@ -72,7 +73,7 @@ Rebuild = Callable[[Collection[str]], tuple[dict[str, ChatState], int]]
 """Rebuilds chats from the journal: their states, and the seq of the last event read."""
 
 
-class Supervisor(pykka.ThreadingActor):
+class Supervisor(MailboxActor):
     """Routes journaled events to chat actors and drives their deadlines.
 
     Its thread, and its chat actors', do not hold the process up at exit: what they
@@ -479,5 +480,5 @@ class Supervisor(pykka.ThreadingActor):
 def _mailbox_depth(ref: pykka.ActorRef[Any]) -> int:
     """Return how many messages wait in an actor's mailbox."""
     inbox = ref.actor_inbox
-    # A ThreadingActor's inbox is a queue.Queue; pykka's ActorInbox protocol has no qsize.
-    return inbox.qsize() if isinstance(inbox, queue.Queue) else 0
+    # A MailboxActor's inbox is a SimpleQueue; pykka's ActorInbox protocol has no qsize.
+    return inbox.qsize() if isinstance(inbox, queue.SimpleQueue) else 0

@@ -11,6 +11,14 @@ a client announcing a body over the limit was told to send it, only to get 413 o
 the limit was reached. :class:`EarlyRefusalParser` skips the ``100 Continue`` then, so
 the 413 is the first and only answer, and tells who asks (the webhook's metrics) about
 each body it refuses, since those 413s never reach the app.
+
+And while a task thread writes its response, Waitress's loop sees the connection as
+writable, since its buffer is not empty, but cannot flush it: the task holds the
+buffer's lock, and after its own ``send`` it waits for the GIL. The loop then spins,
+its ``poll`` returning at once, and each turn takes the GIL from the very threads it is
+waiting for (under load, ~20 empty turns per webhook: a quarter of the server's CPU).
+:class:`ReadDeadlineChannel` is not writable while its task is writing; the task
+flushes what it wrote itself, and wakes the loop if anything is left.
 """
 
 from __future__ import annotations
@@ -60,10 +68,36 @@ class ReadDeadlineChannel(HTTPChannel):
     ``last_activity`` is older than ``channel_timeout``. While a request is only partly
     read, ``last_activity`` stays at the moment its first byte came, so trickling more
     bytes does not keep the connection open.
+
+    It is also not writable while a task thread is inside :meth:`write_soon` (see the
+    module's docstring), unless the buffer is over its high watermark: the task then
+    waits for the loop to flush it.
     """
 
     parser_class = EarlyRefusalParser
     _request_began: float | None = None
+    _writing = False
+
+    def writable(self) -> bool:
+        """Whether the loop should flush this connection now (not while a task writes)."""
+        if (
+            self._writing
+            and self.total_outbufs_len <= self.adj.outbuf_high_watermark
+            and not (self.will_close or self.close_when_flushed)
+        ):
+            return False
+        return bool(super().writable())
+
+    def write_soon(self, data: Any) -> int:
+        """Queue and flush ``data`` from a task thread; wake the loop if some is left."""
+        self._writing = True
+        try:
+            return int(super().write_soon(data))
+        finally:
+            self._writing = False
+            # The loop may have looked while this flag was up: it must look again.
+            if super().writable():
+                self.server.pull_trigger()
 
     def handle_read(self) -> None:
         """Read what arrived; a partial request keeps the time it began."""
