@@ -551,8 +551,8 @@ class TurnRunner:
         """Send a chunk (or the voice note speaking it) with ``send``; ``None``: found sent.
 
         A failure that may pass is tried again. After one that may have sent it anyway
-        (a 5xx, a timeout, a lost connection) it is looked for in Whapi's list first,
-        and resent only if it is not there.
+        (a 5xx, a timeout, a lost connection, a 2xx without the message's id) it is
+        looked for in Whapi's list first, and resent only if it is not there.
 
         Args:
             turn: the turn the chunk answers.

@@ -223,14 +223,16 @@ class WhapiClient:
         try:
             return response.json()
         except ValueError as exc:
-            raise WhapiError(f"{method} {path}: answer is not JSON") from exc
+            # A 2xx: the call took effect, whatever its answer says.
+            raise WhapiError(f"{method} {path}: answer is not JSON", ambiguous=True) from exc
 
 
 def _message_id(answer: Any) -> str:
     message = answer.get("message") if isinstance(answer, dict) else None
     message_id = message.get("id") if isinstance(message, dict) else None
     if not isinstance(message_id, str) or not message_id:
-        raise WhapiError("Whapi accepted the message but returned no message id")
+        # Sent, but unnamed: it is looked for in Whapi's list, never sent again blindly.
+        raise WhapiError("Whapi accepted the message but returned no message id", ambiguous=True)
     return message_id
 
 

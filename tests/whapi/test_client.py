@@ -6,7 +6,7 @@ import pytest
 
 from conserje.errors import WhapiError
 from conserje.metrics import Metrics
-from conserje.testing._server import Fault, json_response
+from conserje.testing._server import FakeResponse, Fault, json_response
 from conserje.testing.fake_whapi import FakeWhapi
 from conserje.testing.process import free_port
 from conserje.whapi.client import WhapiClient
@@ -62,6 +62,27 @@ def test_each_failure_says_whether_it_may_have_sent_and_is_counted(whapi, fault,
         == 1
     )
     client.send_text(GUEST, "hola")  # the next call is not affected
+    client.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        json_response(200, {"sent": True}),
+        FakeResponse(200, b"<html>ok</html>", "text/html"),
+    ],
+    ids=["no-id", "not-json"],
+)
+def test_a_send_whapi_took_but_answered_unreadably_may_have_sent(whapi, answer):
+    client = WhapiClient(whapi.url, TOKEN, timeout=5)
+    whapi.inject(Fault("POST", "/messages/text", response=answer, taken=True))
+
+    with pytest.raises(WhapiError) as caught:
+        client.send_text(GUEST, "hola")
+
+    # Whapi answered 2xx: the message went, so it must be looked for, never resent blindly.
+    assert [m.body for m in whapi.sent] == ["hola"]
+    assert (caught.value.ambiguous, caught.value.retryable) == (True, True)
     client.close()
 
 
