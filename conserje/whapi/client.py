@@ -100,12 +100,17 @@ class WhapiClient:
         fetched from the address that was checked (:func:`conserje.whapi.links.pin_link`).
 
         Raises:
-            WhapiError: the download failed, took longer than ``timeout`` seconds, or
-                the file is larger than ``max_bytes``.
+            WhapiError: the link was refused, the download failed, took longer than
+                ``timeout`` seconds, or the file is larger than ``max_bytes``.
         """
         api = self._http.base_url
         origin = (api.scheme, api.host, api.port or (443 if api.scheme == "https" else 80))
-        link = pin_link(url, origin, self._resolve)
+        try:
+            link = pin_link(url, origin, self._resolve)
+        except WhapiError:
+            # The media did not come, as surely as from a failed fetch.
+            self._report(MEDIA_DOWNLOAD)
+            raise
         with httpx2.Client(timeout=timeout, headers=link.headers) as plain:
             return self._download(plain, link.url, max_bytes, timeout, link.extensions)
 

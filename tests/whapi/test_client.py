@@ -97,6 +97,10 @@ def by_link(client, whapi, media_id):
     return client.get_link(whapi.media_link(media_id), max_bytes=10_000, timeout=0.3)
 
 
+def by_private_link(client, whapi, media_id):
+    return client.get_link("http://10.0.0.1/x.ogg", max_bytes=10_000, timeout=0.3)
+
+
 @pytest.mark.parametrize(
     ("setup", "fetch"),
     [
@@ -107,8 +111,18 @@ def by_link(client, whapi, media_id):
         (lambda w: setattr(w, "authorised", False), by_id()),
         (lambda w: None, by_id(limit=100)),
         (lambda w: w.inject(Fault("GET", "/files/", response=failure(404))), by_link),
+        (lambda w: None, by_private_link),
     ],
-    ids=["404", "502", "dropped", "timeout", "unauthorised", "too-large", "link-404"],
+    ids=[
+        "404",
+        "502",
+        "dropped",
+        "timeout",
+        "unauthorised",
+        "too-large",
+        "link-404",
+        "link-refused",
+    ],
 )
 def test_a_failed_media_download_is_counted_as_one_media_download_error(whapi, setup, fetch):
     metrics = Metrics()
