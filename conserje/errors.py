@@ -100,9 +100,9 @@ class WhapiError(ConserjeError):
     """A Whapi call failed; ``status`` is the HTTP status, or ``None`` if none came back.
 
     Attributes:
-        ambiguous: the call may have taken effect anyway (a 5xx, a timeout or a
-            connection lost after the request went out), so a send is looked for in
-            Whapi's list before it is made again.
+        ambiguous: the call may have taken effect anyway (a 5xx, a timeout, a
+            connection lost after the request went out, or a 2xx whose answer cannot
+            be read), so a send is looked for in Whapi's list before it is made again.
         retry_after: seconds Whapi asked to wait before the next call, if it said.
     """
 

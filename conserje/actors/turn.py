@@ -551,8 +551,8 @@ class TurnRunner:
         """Send a chunk (or the voice note speaking it) with ``send``; ``None``: found sent.
 
         A failure that may pass is tried again. After one that may have sent it anyway
-        (a 5xx, a timeout, a lost connection) it is looked for in Whapi's list first,
-        and resent only if it is not there.
+        (a 5xx, a timeout, a lost connection, a 2xx without the message's id) it is
+        looked for in Whapi's list first, and resent only if it is not there.
 
         Args:
             turn: the turn the chunk answers.
@@ -588,16 +588,21 @@ class TurnRunner:
 
         Raises:
             WhapiError: the last look could not be made; the chunk is not resent blindly.
+                It is ambiguous, whatever the look's own failure was: a refused look
+                says nothing about the send, so a voice note must not fall back to text.
         """
         for look in range(1, _LOOKS + 1):
             self._deps.clock.sleep(self._deps.whapi_timeout)
             try:
                 if self._found_sent(turn, index, chunk, voice=voice):
                     return True
-            except WhapiError:
+            except WhapiError as exc:
                 # Whapi cannot say now; only the last look's silence stops the resend.
                 if look == _LOOKS:
-                    raise
+                    raise WhapiError(
+                        f"chunk {index} may have been sent; Whapi's list cannot say: {exc}",
+                        ambiguous=True,
+                    ) from exc
         return False
 
     def _reconcile(

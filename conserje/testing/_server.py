@@ -97,6 +97,8 @@ class Fault:
         response: answer with this instead of the real route (``None``: run the route).
         delay: seconds to wait before answering (a slow server, or a timeout for the client).
         drop: close the connection without answering.
+        taken: run the route first, so the call takes effect, and only then answer with
+            ``response`` or drop the connection (an answer lost or garbled on its way back).
         times: how many requests it applies to.
     """
 
@@ -105,6 +107,7 @@ class Fault:
     response: FakeResponse | None = None
     delay: float = 0.0
     drop: bool = False
+    taken: bool = False
     times: int = 1
 
     def matches(self, request: FakeRequest) -> bool:
@@ -220,6 +223,8 @@ class FakeServer:
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.taken:
+                self.route(request)
             if fault.drop:
                 return None
             if fault.response is not None:

@@ -100,12 +100,17 @@ class WhapiClient:
         fetched from the address that was checked (:func:`conserje.whapi.links.pin_link`).
 
         Raises:
-            WhapiError: the download failed, took longer than ``timeout`` seconds, or
-                the file is larger than ``max_bytes``.
+            WhapiError: the link was refused, the download failed, took longer than
+                ``timeout`` seconds, or the file is larger than ``max_bytes``.
         """
         api = self._http.base_url
         origin = (api.scheme, api.host, api.port or (443 if api.scheme == "https" else 80))
-        link = pin_link(url, origin, self._resolve)
+        try:
+            link = pin_link(url, origin, self._resolve)
+        except WhapiError:
+            # The media did not come, as surely as from a failed fetch.
+            self._report(MEDIA_DOWNLOAD)
+            raise
         with httpx2.Client(timeout=timeout, headers=link.headers) as plain:
             return self._download(plain, link.url, max_bytes, timeout, link.extensions)
 
@@ -223,14 +228,16 @@ class WhapiClient:
         try:
             return response.json()
         except ValueError as exc:
-            raise WhapiError(f"{method} {path}: answer is not JSON") from exc
+            # A 2xx: the call took effect, whatever its answer says.
+            raise WhapiError(f"{method} {path}: answer is not JSON", ambiguous=True) from exc
 
 
 def _message_id(answer: Any) -> str:
     message = answer.get("message") if isinstance(answer, dict) else None
     message_id = message.get("id") if isinstance(message, dict) else None
     if not isinstance(message_id, str) or not message_id:
-        raise WhapiError("Whapi accepted the message but returned no message id")
+        # Sent, but unnamed: it is looked for in Whapi's list, never sent again blindly.
+        raise WhapiError("Whapi accepted the message but returned no message id", ambiguous=True)
     return message_id
 
 

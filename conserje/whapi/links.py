@@ -47,6 +47,9 @@ def resolve_host(host: str, port: int) -> list[str]:
 # Python's ipaddress reads itself).
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# Ranges some Python versions count as global: NAT64's local-use prefix (RFC 8215, which
+# may carry any IPv4 address, private ones included) and the deprecated site-local one.
+_NOT_GLOBAL = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
 
 
 def _is_public(address: str) -> bool:
@@ -56,7 +59,11 @@ def _is_public(address: str) -> bool:
         ValueError: ``address`` is not an IP address.
     """
     ip = ipaddress.ip_address(address.partition("%")[0])
+    if ip.is_multicast:
+        return False
     if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in network for network in _NOT_GLOBAL):
+            return False
         carried = ip.ipv4_mapped or ip.sixtofour
         if carried is None and (ip in _NAT64 or ip in _IPV4_COMPATIBLE):
             carried = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)

@@ -335,6 +335,48 @@ def test_a_voice_note_that_timed_out_but_reached_whapi_is_not_sent_twice(
         assert 'conserje_whapi_errors_total{error="timeout"} 1.0' in metrics
 
 
+def test_a_voice_note_whapi_took_but_answered_without_its_id_is_not_sent_twice(
+    make_server, whapi_fake, openai_fake
+):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    # Whapi takes the note, but its 200 does not say the note's id.
+    whapi_fake.inject(
+        Fault("POST", "/messages/voice", response=json_response(200, {"sent": True}), taken=True)
+    )
+    with make_server(WHAPI_TIMEOUT_MS="500", **VOICE_ON) as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        (note,) = whapi_fake.sent
+        assert note.type == "voice"
+        assert len(whapi_fake.requests("POST", "/messages/voice")) == 1
+        (sent,) = server.events("reply_sent")
+        assert (sent["whapi_id"], sent["reconciled"]) == (note.id, True)
+        assert server.events("voice_fallback") == []
+        (turn,) = server.events("turn_finished")
+        assert turn["outcome"] == "replied"
+
+
+def test_a_voice_note_that_may_have_gone_is_not_followed_by_text_when_whapi_cannot_say(
+    make_server, whapi_fake, openai_fake
+):
+    media_id = whapi_fake.host_media(voice_ogg(), VOICE_MIME)
+    openai_fake.audio.add_transcript(voice_ogg(), SAID)
+    # Whapi takes the note after the client gave up on it, then refuses to list messages.
+    whapi_fake.inject(Fault("POST", "/messages/voice", delay=1.2))
+    whapi_fake.inject(Fault("GET", "/messages/list/", response=whapi_error(404), times=2))
+    with make_server(WHAPI_TIMEOUT_MS="1000", **VOICE_ON) as server:
+        whapi_fake.post_webhook(payloads.voice_message(GUEST, media_id))
+        settle(server, whapi_fake, turns=1)
+
+        # The note went: the reply must not also go as text (never both).
+        assert [m.type for m in whapi_fake.sent] == ["voice"]
+        assert server.events("voice_fallback") == []
+        (turn,) = server.events("turn_finished")
+        assert turn["outcome"] == "failed"
+
+
 def test_a_reply_with_a_price_goes_as_text_even_to_a_voice_note(
     make_server, whapi_fake, openai_fake
 ):

@@ -6,7 +6,7 @@ import pytest
 
 from conserje.errors import WhapiError
 from conserje.metrics import Metrics
-from conserje.testing._server import Fault, json_response
+from conserje.testing._server import FakeResponse, Fault, json_response
 from conserje.testing.fake_whapi import FakeWhapi
 from conserje.testing.process import free_port
 from conserje.whapi.client import WhapiClient
@@ -65,6 +65,27 @@ def test_each_failure_says_whether_it_may_have_sent_and_is_counted(whapi, fault,
     client.close()
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        json_response(200, {"sent": True}),
+        FakeResponse(200, b"<html>ok</html>", "text/html"),
+    ],
+    ids=["no-id", "not-json"],
+)
+def test_a_send_whapi_took_but_answered_unreadably_may_have_sent(whapi, answer):
+    client = WhapiClient(whapi.url, TOKEN, timeout=5)
+    whapi.inject(Fault("POST", "/messages/text", response=answer, taken=True))
+
+    with pytest.raises(WhapiError) as caught:
+        client.send_text(GUEST, "hola")
+
+    # Whapi answered 2xx: the message went, so it must be looked for, never resent blindly.
+    assert [m.body for m in whapi.sent] == ["hola"]
+    assert (caught.value.ambiguous, caught.value.retryable) == (True, True)
+    client.close()
+
+
 MEDIA = b"OggS" + b"\x00" * 4000
 
 
@@ -74,6 +95,10 @@ def by_id(limit: int = 10_000):
 
 def by_link(client, whapi, media_id):
     return client.get_link(whapi.media_link(media_id), max_bytes=10_000, timeout=0.3)
+
+
+def by_private_link(client, whapi, media_id):
+    return client.get_link("http://10.0.0.1/x.ogg", max_bytes=10_000, timeout=0.3)
 
 
 @pytest.mark.parametrize(
@@ -86,8 +111,18 @@ def by_link(client, whapi, media_id):
         (lambda w: setattr(w, "authorised", False), by_id()),
         (lambda w: None, by_id(limit=100)),
         (lambda w: w.inject(Fault("GET", "/files/", response=failure(404))), by_link),
+        (lambda w: None, by_private_link),
     ],
-    ids=["404", "502", "dropped", "timeout", "unauthorised", "too-large", "link-404"],
+    ids=[
+        "404",
+        "502",
+        "dropped",
+        "timeout",
+        "unauthorised",
+        "too-large",
+        "link-404",
+        "link-refused",
+    ],
 )
 def test_a_failed_media_download_is_counted_as_one_media_download_error(whapi, setup, fetch):
     metrics = Metrics()

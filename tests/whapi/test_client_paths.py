@@ -183,6 +183,11 @@ def test_an_https_link_names_its_host_in_tls_and_is_pinned_to_the_checked_addres
         ["::10.0.0.7"],
         ["::127.0.0.1"],
         ["2002:a00:7::1"],
+        # NAT64's local-use prefix (any IPv4 address behind it), deprecated site-local
+        # addresses, and multicast: none is a public host.
+        ["64:ff9b:1::a00:7"],
+        ["fec0::1"],
+        ["ff02::1"],
         [],
         ["not-an-address"],
     ],
