@@ -89,7 +89,10 @@ def _replay(
     for event in journal.replay(start, before_segment=before_segment):
         state = touched.get(event.chat)
         if state is None:
-            state = touched[event.chat] = states.setdefault(event.chat, ChatState(event.chat))
+            state = states.get(event.chat)
+            if state is None:
+                state = states[event.chat] = ChatState(event.chat)
+            touched[event.chat] = state
         state.apply(event)
         if isinstance(event, MessageReceived):
             seen.claim((event.message_id,))

@@ -204,3 +204,15 @@ def test_the_description_lists_exactly_the_event_names_the_server_reads(client):
     assert set(parameters["EventTypeOrMethod"]["schema"]["enum"]) == set(EVENT_TYPES) | set(
         EVENT_METHODS
     )
+
+
+@pytest.mark.parametrize("verb", ["PUT", "PATCH", "DELETE"])
+def test_other_verbs_on_the_body_mode_url_are_405(guarded, verb):
+    runtime, client = guarded
+
+    answer = client.simulate_request(
+        verb, "/hook", json=payloads.text_message(CHAT, "hola"), headers=BEARER
+    )
+
+    assert answer.status_code == 405
+    assert journaled_texts(runtime) == []
