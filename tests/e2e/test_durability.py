@@ -5,9 +5,13 @@ Disk faults (full, failing fdatasync, read-only) are in ``tests/reliability``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conserje.testing import payloads
+from conserje.testing.fake_whapi import FakeWhapi
+from conserje.testing.process import ServerProcess
 from tests.e2e.conftest import settle
 from tests.eventlog.tamper import break_chat, reseal
 
@@ -16,15 +20,21 @@ pytestmark = pytest.mark.e2e
 GUEST = "34622333444@s.whatsapp.net"
 
 
-def test_a_restart_from_a_snapshot_keeps_the_conversation(make_server, whapi_fake, openai_fake):
-    server = make_server(JOURNAL_SNAPSHOT_EVENTS="1")
+def snapshot_after_one_turn(server: ServerProcess, whapi_fake: FakeWhapi) -> Path:
+    """Answer one guest message, then restart once so boot writes a snapshot; return it."""
     server.start()
     whapi_fake.post_webhook(payloads.text_message(GUEST, "Llegamos el viernes"))
     settle(server, whapi_fake, turns=1)
     server.stop()
     server.restart()  # replays the first turn and writes a snapshot
     server.stop()
-    assert list((server.data_dir / "snapshots").glob("*.snapshot"))
+    (snapshot,) = (server.data_dir / "snapshots").glob("*.snapshot")
+    return snapshot
+
+
+def test_a_restart_from_a_snapshot_keeps_the_conversation(make_server, whapi_fake, openai_fake):
+    server = make_server(JOURNAL_SNAPSHOT_EVENTS="1")
+    assert snapshot_after_one_turn(server, whapi_fake).exists()
 
     server.restart()  # boots from the snapshot, with nothing after it to replay
     whapi_fake.post_webhook(payloads.text_message(GUEST, "¿Y el parking?"))
@@ -41,13 +51,7 @@ def test_a_chat_the_snapshot_cannot_give_back_is_rebuilt_from_the_journal(
     make_server, whapi_fake, openai_fake
 ):
     server = make_server(JOURNAL_SNAPSHOT_EVENTS="1")
-    server.start()
-    whapi_fake.post_webhook(payloads.text_message(GUEST, "Llegamos el viernes"))
-    settle(server, whapi_fake, turns=1)
-    server.stop()
-    server.restart()  # replays the first turn and writes a snapshot
-    server.stop()
-    (snapshot,) = (server.data_dir / "snapshots").glob("*.snapshot")
+    snapshot = snapshot_after_one_turn(server, whapi_fake)
     # Sealed, so it loads; the chat's state is decoded only when the guest writes again.
     reseal(snapshot, break_chat(GUEST))
 
