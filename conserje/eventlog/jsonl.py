@@ -12,7 +12,8 @@ them against every backend):
   contains its events; appends waiting together share one ``fdatasync``.
 * A failed write or sync is fatal: every later append is refused and the sync is never
   retried (after a failed ``fsync`` the kernel may have dropped the dirty pages, so a
-  retry that succeeds proves nothing).
+  retry that succeeds proves nothing). The segment is cut back to its last synced size,
+  so a restart cannot read the failed batch back from the page cache.
 * Every line is sealed and chained (:mod:`conserje.eventlog.codec`). At open, an append
   cut short by a crash at the end of the last segment is removed and reported; a bad
   line anywhere else stops the open, naming the file and line.
@@ -427,7 +428,7 @@ class JsonlJournal:
         size = os.fstat(fd).st_size if fd >= 0 else 0
         try:
             while (batch := self._requests.take()) is not None:
-                size += self._commit(fd, batch)
+                size += self._commit(fd, batch, size)
                 if self._failure is None and size >= self._segment_bytes:
                     os.close(fd)
                     closed, path = path, segment_path(self.directory, self._seq + 1)
@@ -474,8 +475,11 @@ class JsonlJournal:
             fsync_dir(self.directory)
         return fd
 
-    def _commit(self, fd: int, batch: list[Request[Event]]) -> int:
-        """Write and sync ``batch``, then answer its requests; return the bytes written."""
+    def _commit(self, fd: int, batch: list[Request[Event]], durable: int) -> int:
+        """Write and sync ``batch``, then answer its requests; return the bytes written.
+
+        ``durable`` is the segment's size before the batch, all of it synced.
+        """
         if self._failure is not None:
             for request in batch:
                 request.error = JournalUnavailable(str(self._failure))
@@ -524,7 +528,7 @@ class JsonlJournal:
             # Answered before on_fatal runs: whatever stopping the server involves, the
             # appenders of this batch (webhooks waiting to answer 503) are not kept waiting.
             answer(batch)
-            self._fail(exc, stage)
+            self._fail(exc, stage, unsynced=(fd, durable))
             return 0
         seconds = time.perf_counter() - started
         if self._content is not None:
@@ -547,9 +551,38 @@ class JsonlJournal:
                 # batch is durable and its appenders answered whatever an observer does.
                 log.exception("journal %s: append observer %r failed", self.directory, observe)
 
-    def _fail(self, exc: OSError, stage: str) -> None:
+    def _cut_unsynced(self, fd: int, durable: int) -> None:
+        """Remove what the failed batch wrote past ``durable`` from the open segment.
+
+        After a failed ``fdatasync`` the page cache may still hold the batch's lines
+        while the disk does not: a restart would read them back, take events no one was
+        promised for journaled, and the disk could later show zeros in their place, in
+        the middle of the journal. Truncating drops them from the cache as well.
+        """
+        try:
+            os.ftruncate(fd, durable)
+            os.fsync(fd)
+        except OSError as exc:
+            log.critical(
+                "journal %s: the unsynced end of the segment could not be removed (%s); "
+                "the next start may read back lines that were never acknowledged",
+                self.directory,
+                exc,
+            )
+        else:
+            log.warning(
+                "journal %s: cut back to its last synced size (%d bytes), dropping whatever "
+                "the failed batch wrote (none of it was acknowledged)",
+                self.directory,
+                durable,
+            )
+
+    def _fail(self, exc: OSError, stage: str, unsynced: tuple[int, int] | None = None) -> None:
+        """Refuse every later append, cut what ``unsynced`` names (fd, size), tell on_fatal."""
         self._failure = exc
         log.critical("journal %s: %s failed, no further appends: %s", self.directory, stage, exc)
+        if unsynced is not None:
+            self._cut_unsynced(*unsynced)
         if self._on_fatal is not None:
             self._on_fatal(exc)
 

@@ -99,6 +99,11 @@ def test_a_disk_that_stops_taking_writes(tmp_path, disk, said):
         assert status == 503
         log = exits_non_zero(r)
         assert said in log
+        # The page cache may hold the refused batch while the disk does not: a restart
+        # must not read it back as journaled (and find zeros there later).
+        refused_id = refused["messages"][0]["id"].encode()
+        assert not any(refused_id in f.read_bytes() for f in r.server.journal_dir.iterdir())
+        assert "cut back to its last synced size" in log
 
         filler.unlink()
         comes_back_whole(r, acknowledged, refused)
