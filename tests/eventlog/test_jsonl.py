@@ -219,6 +219,8 @@ def test_a_failed_write_is_fatal_and_refuses_later_appends(tmp_path):
         journal.append([message("b")])
     with pytest.raises(JournalUnavailable):
         journal.append([message("c")])
+    # The failed batch is answered first (its webhooks answer 503 at once), on_fatal after.
+    wait_for(lambda: failures, timeout=5, what="on_fatal called")
     assert len(failures) == 1
     assert journal.failure is not None
     assert [e.text for e in replayed(directory)] == ["a"]
