@@ -478,7 +478,7 @@ class JsonlJournal:
     def _commit(self, fd: int, batch: list[Request[Event]], durable: int) -> int:
         """Write and sync ``batch``, then answer its requests; return the bytes written.
 
-        ``durable`` is the segment's size before the batch, all of it synced.
+        ``durable`` is the segment's size before the batch: what is synced (with fsync on).
         """
         if self._failure is not None:
             for request in batch:
